@@ -1,0 +1,59 @@
+# Federation: the two commands a newcomer runs are `make demo` and `make test`.
+SHELL := /usr/bin/env bash
+GO ?= go
+BIN := $(CURDIR)/bin
+TESTBIN := $(BIN)/testbin
+export KUBEBUILDER_ASSETS := $(TESTBIN)
+
+.PHONY: all build test test-unit test-e2e bench bench-raft lint vet run demo demo-k8s testbin generate clean
+
+all: build
+
+## build: the three binaries into bin/
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## test: everything CI runs: vet, unit tests (race), envtest and real-cluster e2e suites
+test: testbin vet test-unit test-e2e
+
+vet:
+	$(GO) vet ./...
+
+test-unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-e2e: testbin build
+	$(GO) test -count=1 -timeout 40m -tags e2e ./test/...
+
+## testbin: etcd, kube-apiserver, kube-scheduler and kwok built from their Go modules (see TESTBED)
+testbin:
+	bash test/testbin/build.sh
+
+## generate: deepcopy and CRD YAML with controller-gen
+generate:
+	bash test/codegen/generate.sh
+
+## bench: benchmarks with figures (group commit vs etcd, placement)
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./placement/
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./raftstore/
+
+## lint: go vet, gofmt and golangci-lint when installed
+lint: vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	@if command -v golangci-lint >/dev/null; then golangci-lint run ./...; else echo "golangci-lint not installed: skipped"; fi
+
+## run: one control-plane replica in dev mode on 127.0.0.1:8080
+run: build
+	$(BIN)/federation-server --dev
+
+## demo: 3 control-plane replicas and 3 simulated member clusters on this machine
+demo: build
+	$(GO) run ./test/demo
+
+## demo-k8s: the same on real member clusters from the testbed
+demo-k8s: build testbin
+	$(GO) run ./test/demo --backend kubernetes
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,170 @@
+// Command federation-server runs one replica of the federation control plane.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+	"github.com/federation-dev/federation/federation"
+	"github.com/federation-dev/federation/federation/client"
+	"github.com/federation-dev/federation/raftstore"
+)
+
+// config is every flag of the binary, validated before anything starts.
+type config struct {
+	id        string
+	dataDir   string
+	httpAddr  string
+	raftAddr  string
+	bootstrap bool
+	join      string
+	dev       bool
+	logLevel  string
+	noSync    bool
+	svc       federation.Config
+}
+
+func parseFlags(args []string) (*config, error) {
+	c := &config{svc: federation.DefaultConfig()}
+	fs := flag.NewFlagSet("federation-server", flag.ContinueOnError)
+	fs.StringVar(&c.id, "id", "", "this replica's Raft server ID (required unless --dev)")
+	fs.StringVar(&c.dataDir, "data-dir", "", "folder for the Raft log, stable store and snapshots (required unless --dev)")
+	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP API")
+	fs.StringVar(&c.svc.AdvertiseHTTP, "advertise-http", "", "HTTP address other replicas use to forward to this one (default: --http-addr)")
+	fs.StringVar(&c.raftAddr, "raft-addr", "127.0.0.1:7000", "address of the Raft transport")
+	fs.BoolVar(&c.bootstrap, "bootstrap", false, "bootstrap a new control plane with this replica as its first voter")
+	fs.StringVar(&c.join, "join", "", "HTTP URL of any member to join through (e.g. http://127.0.0.1:8080)")
+	fs.BoolVar(&c.dev, "dev", false, "single replica with its data in a temporary folder: the embedded default")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&c.noSync, "unsafe-no-fsync", false, "do not fsync the Raft log (loses acknowledged writes on power loss; benchmarks only)")
+	fs.DurationVar(&c.svc.HeartbeatTimeout, "heartbeat-timeout", c.svc.HeartbeatTimeout, "how long a cluster's lease lasts without a heartbeat")
+	fs.DurationVar(&c.svc.FailoverGrace, "failover-grace", c.svc.FailoverGrace, "how long a cluster stays unhealthy before its executions are requeued")
+	fs.DurationVar(&c.svc.SettleTime, "settle-time", c.svc.SettleTime, "how long a cluster must stay healthy before it gets work again")
+	fs.Float64Var(&c.svc.RequeueRate, "requeue-rate", c.svc.RequeueRate, "requeues per second per cluster")
+	fs.Int64Var(&c.svc.MaxBodyBytes, "max-body-bytes", c.svc.MaxBodyBytes, "largest request body accepted")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	c.svc.HTTPAddr = c.httpAddr
+	if c.dev {
+		if c.id == "" {
+			c.id = "dev"
+		}
+		if c.dataDir == "" {
+			dir, err := os.MkdirTemp("", "federation-dev-")
+			if err != nil {
+				return nil, fmt.Errorf("make dev data dir: %w", err)
+			}
+			c.dataDir = dir
+		}
+		if c.join == "" {
+			c.bootstrap = true
+		}
+	}
+	var errs []error
+	if c.id == "" {
+		errs = append(errs, errors.New("--id is required"))
+	}
+	if c.dataDir == "" {
+		errs = append(errs, errors.New("--data-dir is required"))
+	}
+	if c.bootstrap && c.join != "" {
+		errs = append(errs, errors.New("--bootstrap and --join exclude each other"))
+	}
+	if err := c.svc.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "federation-server:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "federation-server:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg *config) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.svc.Logger = log
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return fmt.Errorf("make data dir: %w", err)
+	}
+	node, err := raftstore.Open(raftstore.Config{
+		ID:        cfg.id,
+		Dir:       filepath.Clean(cfg.dataDir),
+		BindAddr:  cfg.raftAddr,
+		Bootstrap: cfg.bootstrap,
+		NoSync:    cfg.noSync,
+		Logger:    log,
+	})
+	if err != nil {
+		return fmt.Errorf("open raft node: %w", err)
+	}
+	defer node.Close()
+	srv, err := federation.New(cfg.svc, node)
+	if err != nil {
+		return err
+	}
+	if _, err := srv.Listen(); err != nil {
+		return err
+	}
+	if cfg.join != "" {
+		go joinLoop(ctx, log, cfg.join, v1.JoinRequest{ID: cfg.id, Address: node.RaftAddr(), HTTPAddress: srv.HTTPAddr()})
+	}
+	if cfg.dev {
+		log.Info("dev mode: single replica", "data-dir", cfg.dataDir, "http", srv.HTTPAddr())
+	}
+	return srv.Run(ctx)
+}
+
+// joinLoop asks a member to add this replica, retrying until it is done:
+// the member may not know a leader yet when both start together.
+func joinLoop(ctx context.Context, log *slog.Logger, url string, req v1.JoinRequest) {
+	c, err := client.New(url)
+	if err != nil {
+		log.Error("join", "url", url, "err", err)
+		return
+	}
+	for backoff := 200 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 5*time.Second) {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := c.RaftJoin(rctx, req)
+		cancel()
+		if err == nil {
+			log.Info("joined the control plane", "via", url)
+			return
+		}
+		log.Warn("join failed, retrying", "via", url, "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package federation
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+	"github.com/federation-dev/federation/raftstore"
+)
+
+// maxListLimit caps a page of executions.
+const maxListLimit = 1000
+
+func keyOf(r *http.Request) v1.ExecutionKey {
+	return v1.ExecutionKey{Project: r.PathValue("project"), Domain: r.PathValue("domain"), Name: r.PathValue("name")}
+}
+
+// decodeSpec reads, defaults and validates a submitted spec: bad input
+// never reaches the Raft log.
+func (s *Server) decodeSpec(w http.ResponseWriter, r *http.Request) (v1.ExecutionSpec, error) {
+	var spec v1.ExecutionSpec
+	if err := s.decodeBody(w, r, &spec); err != nil {
+		return spec, err
+	}
+	spec.Default()
+	return spec, spec.Validate(s.cfg.Limits)
+}
+
+func (s *Server) submitExecution(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	spec, err := s.decodeSpec(w, r)
+	if err != nil {
+		s.metrics.submissions.WithLabelValues("invalid").Inc()
+		s.writeError(w, r, err)
+		return
+	}
+	// An idempotent resubmission of a committed execution needs no log entry.
+	if ex, ok := s.node.State().Execution(spec.Key()); ok {
+		if ex.SpecHash != spec.Hash() {
+			s.metrics.submissions.WithLabelValues("conflict").Inc()
+			s.writeError(w, r, conflictf("execution %s exists with a different spec", spec.Key()))
+			return
+		}
+		s.metrics.submissions.WithLabelValues("existing").Inc()
+		writeJSON(w, http.StatusOK, ex)
+		return
+	}
+	res, err := s.apply(r.Context(), raftstore.Command{Type: raftstore.CmdSubmit, Submit: &raftstore.SubmitCmd{Spec: spec}})
+	if err != nil {
+		s.metrics.submissions.WithLabelValues("error").Inc()
+		s.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	result := "existing"
+	if res.Created {
+		status, result = http.StatusCreated, "created"
+		s.metrics.submitLatency.Observe(time.Since(start).Seconds())
+	}
+	s.metrics.submissions.WithLabelValues(result).Inc()
+	writeJSON(w, status, res.Execution)
+}
+
+func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) {
+	key := keyOf(r)
+	ex, ok := s.node.State().Execution(key)
+	if !ok {
+		s.writeError(w, r, notFoundf("execution %s", key))
+		return
+	}
+	writeJSON(w, http.StatusOK, ex)
+}
+
+func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := raftstore.ExecutionFilter{
+		Project: q.Get("project"),
+		Domain:  q.Get("domain"),
+		Cluster: q.Get("cluster"),
+		Phase:   v1.ExecutionPhase(q.Get("phase")),
+		Tier:    v1.Tier(q.Get("tier")),
+	}
+	if f.Phase != "" && !f.Phase.Valid() {
+		s.writeError(w, r, badRequest("phase %q: want one of %v", f.Phase, v1.ExecutionPhases))
+		return
+	}
+	if f.Tier != "" && !f.Tier.Valid() {
+		s.writeError(w, r, badRequest("tier %q: want critical, standard or best-effort", f.Tier))
+		return
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			s.writeError(w, r, badRequest("limit %q: want a positive integer", v))
+			return
+		}
+		limit = min(n, maxListLimit)
+	}
+	items, next := s.node.State().ListExecutions(f, limit, q.Get("continue"))
+	if items == nil {
+		items = []v1.Execution{}
+	}
+	writeJSON(w, http.StatusOK, v1.ExecutionList{Items: items, Continue: next})
+}
+
+func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {
+	key := keyOf(r)
+	res, err := s.apply(r.Context(), raftstore.Command{Type: raftstore.CmdCancel, Key: &key})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res.Execution)
+}

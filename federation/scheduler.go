@@ -1,0 +1,145 @@
+package federation
+
+import (
+	"context"
+	"time"
+
+	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+	"github.com/federation-dev/federation/placement"
+	"github.com/federation-dev/federation/raftstore"
+)
+
+// assignBatch bounds the commands of one Raft apply from the scheduler.
+const assignBatch = 2000
+
+// scheduler places queued executions while this replica leads. It keeps no
+// placement state of its own: every round starts from the replicated state,
+// so a new leader resumes exactly where the old one stopped and can never
+// double-assign (an Assign is fenced by the attempt it names).
+type scheduler struct {
+	s     *Server
+	needs map[string]v1.Amounts // by spec hash: the peak need is costly to recompute every round
+}
+
+func newScheduler(s *Server) *scheduler {
+	return &scheduler{s: s, needs: map[string]v1.Amounts{}}
+}
+
+func (sc *scheduler) run(ctx context.Context) {
+	changed, unsubscribe := sc.s.node.State().Changed()
+	defer unsubscribe()
+	tick := time.NewTicker(sc.s.cfg.SchedulerInterval)
+	defer tick.Stop()
+	for {
+		sc.round(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+// round runs one placement round and commits its assignments.
+func (sc *scheduler) round(ctx context.Context) {
+	st := sc.s.node.State()
+	queued := st.Queued()
+	if len(queued) == 0 {
+		return
+	}
+	start := time.Now()
+	snap := sc.snapshot(st, now())
+	pending := make([]placement.Pending, 0, len(queued))
+	for i := range queued {
+		pending = append(pending, sc.pendingOf(&queued[i]))
+	}
+	decisions := placement.Decide(snap, pending, sc.s.cfg.Placement)
+	sc.s.metrics.placementRound.Observe(time.Since(start).Seconds())
+
+	cmds := make([]raftstore.Command, 0, len(decisions))
+	for _, d := range decisions {
+		if d.Cluster == "" {
+			continue
+		}
+		key := d.Key
+		cmds = append(cmds, raftstore.Command{Type: raftstore.CmdAssign, Assign: &raftstore.AssignCmd{Key: key, Cluster: d.Cluster, Attempt: d.Attempt}})
+	}
+	sc.s.metrics.decisions.WithLabelValues("placed").Add(float64(len(cmds)))
+	sc.s.metrics.decisions.WithLabelValues("pending").Add(float64(len(decisions) - len(cmds)))
+	for len(cmds) > 0 && ctx.Err() == nil {
+		n := min(len(cmds), assignBatch)
+		results, err := sc.s.node.ApplyBatch(ctx, cmds[:n])
+		if err != nil {
+			sc.s.log.Warn("commit assignments", "n", n, "err", err)
+			return
+		}
+		for i, res := range results {
+			if res.Err != nil {
+				sc.s.log.Debug("assignment refused", "execution", cmds[i].Assign.Key, "err", res.Err)
+			}
+		}
+		cmds = cmds[n:]
+	}
+	if len(sc.needs) > 4*len(queued)+1024 {
+		sc.needs = map[string]v1.Amounts{} // drop entries of executions long placed
+	}
+}
+
+func (sc *scheduler) need(ex *v1.Execution) v1.Amounts {
+	if a, ok := sc.needs[ex.SpecHash]; ok {
+		return a
+	}
+	a := ex.Workflow.PeakResources()
+	sc.needs[ex.SpecHash] = a
+	return a
+}
+
+func (sc *scheduler) pendingOf(ex *v1.Execution) placement.Pending {
+	return placement.Pending{
+		Key:             ex.Key(),
+		Attempt:         ex.Attempt,
+		Tier:            ex.Tier,
+		Seq:             ex.Seq,
+		Selector:        ex.ClusterSelector,
+		PreferredLabels: ex.PreferredLabels,
+		Need:            sc.need(ex),
+	}
+}
+
+// snapshot builds the placement engine's immutable view from the
+// replicated state; the clock is read here, never inside placement.
+func (sc *scheduler) snapshot(st *raftstore.State, at time.Time) *placement.Snapshot {
+	cfg := sc.s.cfg
+	snap := &placement.Snapshot{ProjectUsage: map[string]v1.Amounts{}, ProjectRunning: map[string]int{}}
+	for _, c := range st.Clusters() {
+		view := placement.ClusterView{
+			Name:            c.Name,
+			Labels:          c.Labels,
+			Weight:          c.Weight,
+			Tiers:           c.Tiers,
+			AllowedProjects: c.AllowedProjects,
+			State:           c.State,
+			Healthy:         c.Healthy && at.Sub(c.LastHeartbeat) <= cfg.HeartbeatTimeout,
+			Settled:         at.Sub(c.HealthySince) >= cfg.SettleTime,
+			Breaker:         c.Breaker,
+			Load:            c.Running,
+		}
+		if c.Capacity != nil {
+			view.HasCapacity = true
+			view.Allocatable = c.Capacity.Allocatable
+			view.Free = c.Capacity.Free
+		}
+		for _, ex := range st.OnCluster(c.Name) {
+			n := sc.need(&ex)
+			if ex.Phase == v1.PhaseAssigned {
+				// Not started yet, so the agent's free capacity does not show it.
+				view.Reserved = view.Reserved.Add(n)
+			}
+			snap.ProjectUsage[ex.Project] = snap.ProjectUsage[ex.Project].Add(n)
+			snap.ProjectRunning[ex.Project]++
+		}
+		snap.Clusters = append(snap.Clusters, view)
+	}
+	return snap
+}

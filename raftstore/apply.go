@@ -1,0 +1,143 @@
+package raftstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Apply proposes one command through group commit and returns its result.
+// The error is about the proposal (ErrNotLeader, ErrClosed, ctx); the
+// command's own refusal is in Result.Err. Version and At are filled when
+// zero.
+func (n *Node) Apply(ctx context.Context, cmd Command) (Result, error) {
+	res, err := n.ApplyBatch(ctx, []Command{cmd})
+	if err != nil {
+		return Result{}, err
+	}
+	return res[0], nil
+}
+
+// ApplyBatch proposes several commands in one call; they land in one log
+// entry together and in order (even past MaxBatch), and results come back
+// in the same order.
+func (n *Node) ApplyBatch(ctx context.Context, cmds []Command) ([]Result, error) {
+	if len(cmds) == 0 {
+		return nil, nil
+	}
+	if !n.IsLeader() {
+		return nil, fmt.Errorf("apply %s: %w", cmds[0].Type, ErrNotLeader)
+	}
+	now := time.Now().UTC()
+	raws := make([]json.RawMessage, len(cmds))
+	for i := range cmds {
+		c := cmds[i]
+		if c.Version == 0 {
+			c.Version = CommandVersion
+		}
+		if c.At.IsZero() {
+			c.At = now
+		}
+		raw, err := encodeCommand(&c)
+		if err != nil {
+			return nil, err
+		}
+		raws[i] = raw
+	}
+	p := &proposal{cmds: raws, done: make(chan struct{})}
+	if err := n.batcher.enqueue(p); err != nil {
+		return nil, fmt.Errorf("apply %s: %w", cmds[0].Type, err)
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		if p.state.CompareAndSwap(proposalWaiting, proposalAbandoned) {
+			return nil, fmt.Errorf("apply %s: not proposed: %w", cmds[0].Type, ctx.Err())
+		}
+		return nil, fmt.Errorf("apply %s: proposed, outcome unknown: %w", cmds[0].Type, ctx.Err())
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	out := make([]Result, len(p.results))
+	for i, r := range p.results {
+		out[i] = cloneResult(r)
+	}
+	return out, nil
+}
+
+// VerifyRead is a linearizable read barrier: when it returns nil, State
+// reflects every write acknowledged before the call, by any leader. It must
+// run on the leader (ErrNotLeader otherwise). It checks leadership with a
+// heartbeat round (raft.VerifyLeader), takes the commit index, and waits
+// until the FSM has applied it.
+func (n *Node) VerifyRead(ctx context.Context) error {
+	for {
+		if !n.IsLeader() {
+			return fmt.Errorf("verify read: %w", ErrNotLeader)
+		}
+		term := n.raft.CurrentTerm()
+		if n.barrierTerm.Load() != term {
+			// A new leader's commit index may trail what its predecessor
+			// committed until it commits an entry of its own term.
+			if err := n.termBarrier(ctx, term); err != nil {
+				return err
+			}
+		}
+		idx := n.raft.CommitIndex()
+		if err := n.raft.VerifyLeader().Error(); err != nil {
+			return raftError("verify read", err)
+		}
+		if n.raft.CurrentTerm() != term {
+			continue // leadership changed under us: barrier again
+		}
+		ok, err := n.state.waitApplied(ctx, idx, n.cfg.CommitTimeout+100*time.Millisecond)
+		if err != nil {
+			return fmt.Errorf("verify read: %w", err)
+		}
+		if ok {
+			return nil
+		}
+		// The last entries up to idx are not commands (a term's no-op, a
+		// barrier), so the state does not reach idx by itself. A barrier
+		// proves the FSM applied everything before it.
+		if err := n.barrier(ctx); err != nil {
+			return err
+		}
+		return nil
+	}
+}
+
+// termBarrier commits a barrier once per term, shared by concurrent readers.
+func (n *Node) termBarrier(ctx context.Context, term uint64) error {
+	n.barrierMu.Lock()
+	defer n.barrierMu.Unlock()
+	if n.barrierTerm.Load() == term {
+		return nil
+	}
+	if err := n.barrier(ctx); err != nil {
+		return err
+	}
+	n.barrierTerm.Store(term)
+	return nil
+}
+
+// barrier commits a barrier entry and records its index as applied: raft
+// answers a barrier only after the FSM applied everything before it.
+func (n *Node) barrier(ctx context.Context) error {
+	timeout := enqueueTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(d), time.Millisecond)
+	}
+	f := n.raft.Barrier(timeout)
+	if err := f.Error(); err != nil {
+		return raftError("read barrier", err)
+	}
+	if inf, ok := f.(raft.IndexFuture); ok {
+		n.state.observeIndex(inf.Index())
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+package raftstore
+
+import (
+	"fmt"
+
+	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+)
+
+// applyLog applies one log entry: a batch of commands. It returns one Result
+// per command, or an error when the entry as a whole cannot be read (then
+// nothing was changed). Results point at stored, immutable versions; the
+// batcher deep-copies them for the caller.
+func (s *State) applyLog(index uint64, data []byte) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer func() {
+		if index > s.applied {
+			s.applied = index
+		}
+		s.wakeLocked(false)
+	}()
+	entry, err := decodeBatch(data)
+	if err != nil {
+		return fmt.Errorf("apply log entry %d: %w", index, err)
+	}
+	results := make([]Result, len(entry.Commands))
+	for i, raw := range entry.Commands {
+		var cmd Command
+		if err := fastJSON.Unmarshal(raw, &cmd); err != nil {
+			results[i] = Result{Err: fmt.Errorf("%w: decode command: %v", ErrUnknownCommand, err)}
+			continue
+		}
+		results[i] = s.apply(&cmd)
+	}
+	return results
+}
+
+// apply applies one command. Callers hold mu for writing. A refused command
+// changes nothing.
+func (s *State) apply(c *Command) Result {
+	if c.Version != CommandVersion {
+		return Result{Err: fmt.Errorf("%w: %s command version %d, want %d", ErrUnknownCommand, c.Type, c.Version, CommandVersion)}
+	}
+	switch c.Type {
+	case CmdSubmit:
+		return s.applySubmit(c)
+	case CmdCancel:
+		return s.applyCancel(c)
+	case CmdAssign:
+		return s.applyAssign(c)
+	case CmdReport:
+		return s.applyReport(c)
+	case CmdRequeue:
+		return s.applyRequeue(c)
+	case CmdRegisterCluster:
+		return s.applyRegisterCluster(c)
+	case CmdUpdateCluster:
+		return s.applyUpdateCluster(c)
+	case CmdRemoveCluster:
+		return s.applyRemoveCluster(c)
+	case CmdCordon:
+		return s.applyCordon(c)
+	case CmdUncordon:
+		return s.applyUncordon(c)
+	case CmdDrain:
+		return s.applyDrain(c)
+	case CmdHeartbeat:
+		return s.applyHeartbeat(c)
+	case CmdSetHealth:
+		return s.applySetHealth(c)
+	case CmdSetBreaker:
+		return s.applySetBreaker(c)
+	case CmdSetMember:
+		return s.applySetMember(c)
+	case CmdRemoveMember:
+		return s.applyRemoveMember(c)
+	}
+	return Result{Err: fmt.Errorf("%w: type %q", ErrUnknownCommand, c.Type)}
+}
+
+// refuse builds the result of a refused command.
+func refuse(sentinel error, format string, args ...any) Result {
+	return Result{Err: fmt.Errorf("%w: %s", sentinel, fmt.Sprintf(format, args...))}
+}
+
+// invalidCmd refuses a malformed command (a missing payload).
+func invalidCmd(c *Command, what string) Result {
+	return refuse(v1.ErrInvalid, "%s command: %s", c.Type, what)
+}

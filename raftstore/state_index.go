@@ -1,0 +1,146 @@
+package raftstore
+
+import (
+	"strings"
+	"time"
+
+	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+)
+
+// This file keeps the indexes and derived cluster fields in step with the
+// executions. Every change of an execution goes through putExecution, so the
+// invariants live in one place:
+//   - all, byPhase, byProject, byCluster, queue and live reflect execs;
+//   - a cluster's Running is the size of its live set;
+//   - a Draining cluster whose live set empties becomes Drained;
+//   - a cluster's revision moves when its live set changes or one of its
+//     executions is asked to abort.
+
+// putExecution stores e as the new version of old (nil for a new
+// execution) and updates indexes, clusters and revisions. Callers hold mu.
+func (s *State) putExecution(old, e *v1.Execution, at time.Time) {
+	k := e.Key().String()
+	s.execs[k] = e
+	s.indexExecution(k, old, e)
+	s.dirty = true
+
+	oldLive, newLive := liveCluster(old), liveCluster(e)
+	switch {
+	case oldLive != newLive:
+		if oldLive != "" {
+			s.liveChanged(oldLive, at)
+		}
+		if newLive != "" {
+			s.liveChanged(newLive, at)
+		}
+	case newLive != "" && e.Phase == v1.PhaseAborting && old.Phase != v1.PhaseAborting:
+		// The agent must learn to abort it.
+		s.bump(newLive)
+	}
+}
+
+// liveCluster returns the cluster an execution occupies, or "".
+func liveCluster(e *v1.Execution) string {
+	if e == nil || !e.Phase.OnCluster() {
+		return ""
+	}
+	return e.Cluster
+}
+
+func setOf(m map[string]*sortedSet[string], k string) *sortedSet[string] {
+	set, ok := m[k]
+	if !ok {
+		set = newSortedSet(strings.Compare)
+		m[k] = set
+	}
+	return set
+}
+
+func deleteFrom[K comparable](m map[K]*sortedSet[string], k K, key string) {
+	if set, ok := m[k]; ok {
+		set.Delete(key)
+		if set.Len() == 0 {
+			delete(m, k)
+		}
+	}
+}
+
+// indexExecution moves key k in the indexes from old's place (nil: none) to
+// e's. It touches nothing else, so Restore can use it alone.
+func (s *State) indexExecution(k string, old, e *v1.Execution) {
+	if old == nil {
+		s.all.Insert(k)
+		setOf(s.byProject, e.Project).Insert(k)
+	}
+	if old == nil || old.Phase != e.Phase {
+		if old != nil {
+			deleteFrom(s.byPhase, old.Phase, k)
+		}
+		phases := s.byPhase[e.Phase]
+		if phases == nil {
+			phases = newSortedSet(strings.Compare)
+			s.byPhase[e.Phase] = phases
+		}
+		phases.Insert(k)
+	}
+	if old == nil || old.Cluster != e.Cluster {
+		if old != nil && old.Cluster != "" {
+			deleteFrom(s.byCluster, old.Cluster, k)
+		}
+		if e.Cluster != "" {
+			setOf(s.byCluster, e.Cluster).Insert(k)
+		}
+	}
+	oldQ, newQ := queueItemOf(k, old), queueItemOf(k, e)
+	if oldQ != newQ {
+		if oldQ.key != "" {
+			s.queue.Delete(oldQ)
+		}
+		if newQ.key != "" {
+			s.queue.Insert(newQ)
+		}
+	}
+	if oldL, newL := liveCluster(old), liveCluster(e); oldL != newL {
+		if oldL != "" {
+			deleteFrom(s.live, oldL, k)
+		}
+		if newL != "" {
+			setOf(s.live, newL).Insert(k)
+		}
+	}
+}
+
+// queueItemOf returns e's place in the queue, or the zero item when e is not
+// queued.
+func queueItemOf(k string, e *v1.Execution) queueItem {
+	if e == nil || e.Phase != v1.PhaseQueued {
+		return queueItem{}
+	}
+	return queueItem{rank: e.Tier.Rank(), seq: e.Seq, key: k}
+}
+
+// liveChanged updates a cluster after its live set changed: its Running
+// count, Draining → Drained when it emptied, and its revision.
+func (s *State) liveChanged(name string, at time.Time) {
+	s.bump(name)
+	c, ok := s.clusters[name]
+	if !ok {
+		return
+	}
+	n := *c
+	n.Running = s.live[name].Len()
+	if n.State == v1.ClusterDraining && n.Running == 0 {
+		n.State = v1.ClusterDrained
+		n.UpdatedAt = at
+	}
+	s.clusters[name] = &n
+}
+
+// bump moves a cluster's assignment revision and marks its waiters to be
+// woken when the log entry is done.
+func (s *State) bump(name string) {
+	s.revCounter++
+	s.revisions[name] = s.revCounter
+	s.bumped[name] = struct{}{}
+	s.dirty = true
+}

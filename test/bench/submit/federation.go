@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+	"github.com/federation-dev/federation/federation/client"
+)
+
+// replicas is the size of both clusters under test.
+const replicas = 3
+
+// pollCallTimeout bounds one status call while waiting for a cluster.
+const pollCallTimeout = 2 * time.Second
+
+// fedCluster is a running 3-voter federation control plane.
+type fedCluster struct {
+	procs []*proc
+	// leaderURL is the HTTP endpoint of the Raft leader at start.
+	leaderURL string
+	leaderID  string
+}
+
+// startFederation starts three federation-server replicas with fsync on (no
+// --unsafe-no-fsync), data in dir: the first bootstraps, the others join
+// through it. It returns once the first replica and the leader both see
+// three voters and a leader.
+func startFederation(ctx context.Context, g *procGroup, bin, dir string, timeout time.Duration) (*fedCluster, error) {
+	addrs, err := freeAddrs(2 * replicas)
+	if err != nil {
+		return nil, err
+	}
+	c := &fedCluster{}
+	urls := map[string]string{}
+	var first string
+	for i := range replicas {
+		id := fmt.Sprintf("cp%d", i+1)
+		httpAddr, raftAddr := addrs[2*i], addrs[2*i+1]
+		args := []string{"--id", id, "--data-dir", filepath.Join(dir, id),
+			"--http-addr", httpAddr, "--raft-addr", raftAddr, "--log-level", "warn"}
+		if i == 0 {
+			args = append(args, "--bootstrap")
+			first = "http://" + httpAddr
+		} else {
+			args = append(args, "--join", first)
+		}
+		p, err := g.start(id, filepath.Join(dir, id+".log"), bin, args...)
+		if err != nil {
+			return nil, err
+		}
+		c.procs = append(c.procs, p)
+		urls[id] = "http://" + httpAddr
+	}
+	cl, err := client.New(first)
+	if err != nil {
+		return nil, err
+	}
+	err = poll(ctx, timeout, "a 3-voter federation control plane with a leader", func(ctx context.Context) (bool, error) {
+		if err := deadErr(c.procs); err != nil {
+			return false, err
+		}
+		st, err := cl.RaftStatus(ctx)
+		if err != nil || st.Leader == nil || voters(st) != replicas {
+			return false, nil
+		}
+		url, ok := urls[st.Leader.ID]
+		if !ok {
+			return false, fmt.Errorf("leader %q is none of the replicas started", st.Leader.ID)
+		}
+		// Ask the leader itself: the first replica's view may be stale.
+		lc, err := client.New(url)
+		if err != nil {
+			return false, err
+		}
+		lst, err := lc.RaftStatus(ctx)
+		if err != nil || lst.State != "Leader" || voters(lst) != replicas {
+			return false, nil
+		}
+		c.leaderURL, c.leaderID = url, st.Leader.ID
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// voters counts the voters of a Raft configuration.
+func voters(st v1.RaftStatus) int {
+	n := 0
+	for _, m := range st.Members {
+		if m.Suffrage == "Voter" {
+			n++
+		}
+	}
+	return n
+}
+
+// fedSubmitter posts executions to one replica with plain net/http: one
+// keep-alive connection per client, the answer read but not decoded, so the
+// client spends as little of the shared CPU as the etcd client does.
+type fedSubmitter struct {
+	url string
+	hc  *http.Client
+	run string
+}
+
+func newFedSubmitter(baseURL, run string, clients int) *fedSubmitter {
+	tr := &http.Transport{
+		Proxy:               nil, // loopback only, whatever the environment says
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        2 * clients,
+		MaxIdleConnsPerHost: 2 * clients,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &fedSubmitter{url: baseURL + v1.APIPrefix + "/executions", hc: &http.Client{Transport: tr}, run: run}
+}
+
+// statusError is an answer other than 201 Created or 200 OK.
+type statusError struct {
+	Status int
+	Body   string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Body) }
+
+func (s *fedSubmitter) submit(ctx context.Context, seq uint64) error {
+	key, body, err := specJSON(s.run, seq)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("submit %s: %w", key, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("submit %s: %w", key, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK {
+		// Drain the body so the connection goes back to the pool.
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return fmt.Errorf("submit %s: read answer: %w", key, err)
+		}
+		return nil
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+	return fmt.Errorf("submit %s: %w", key, &statusError{Status: resp.StatusCode, Body: string(bytes.TrimSpace(msg))})
+}
+
+// close drops the submitter's idle connections.
+func (s *fedSubmitter) close() { s.hc.CloseIdleConnections() }
+
+// poll calls cond every 200ms until it is done, fails, or timeout passes.
+// Each call gets a context of its own, bounded by pollCallTimeout.
+func poll(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		cctx, ccancel := context.WithTimeout(ctx, pollCallTimeout)
+		ok, err := cond(cctx)
+		ccancel()
+		if err != nil {
+			return fmt.Errorf("wait for %s: %w", what, err)
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s: %w", what, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
