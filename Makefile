@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 TESTBIN := $(BIN)/testbin
 export KUBEBUILDER_ASSETS := $(TESTBIN)
 
-.PHONY: all build test test-unit test-e2e bench bench-raft lint vet run demo demo-k8s testbin generate clean
+.PHONY: all build test test-unit test-e2e bench lint vet run demo demo-k8s testbin generate kind-up kind-down clean
 
 all: build
 
@@ -34,9 +34,11 @@ generate:
 	bash test/codegen/generate.sh
 
 ## bench: benchmarks with figures (group commit vs etcd, placement)
-bench: build
+bench: build testbin
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./placement/
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./raftstore/
+	$(GO) run ./test/bench/submit --duration 10s --clients 1,16,128 --out $(BIN)/bench-submit.md
+	$(GO) run ./test/bench/agent --out $(BIN)/bench-agent.md
 
 ## lint: go vet, gofmt and golangci-lint when installed
 lint: vet
@@ -54,6 +56,13 @@ demo: build
 ## demo-k8s: the same on real member clusters from the testbed
 demo-k8s: build testbin
 	$(GO) run ./test/demo --backend kubernetes
+
+## kind-up: where Docker and kind exist, a host and three member clusters with everything deployed
+kind-up: build
+	bash kind-configs/up.sh
+
+kind-down:
+	bash kind-configs/down.sh
 
 clean:
 	rm -rf $(BIN)

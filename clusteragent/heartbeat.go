@@ -47,6 +47,7 @@ func (a *Agent) heartbeat(ctx context.Context) (v1.HeartbeatResponse, error) {
 		return resp, err
 	}
 	a.lastHeartbeat.Store(time.Now().UnixNano())
+	a.learnLeaseGrace(resp)
 	if a.leaseLost.Swap(false) {
 		a.log.Info("heartbeats succeed again; the lease is renewed")
 	}
@@ -59,26 +60,50 @@ func (a *Agent) heartbeat(ctx context.Context) (v1.HeartbeatResponse, error) {
 	return resp, nil
 }
 
+// learnLeaseGrace sets the lease grace in force from a heartbeat answer:
+// the configured one, or else lease + failover grace/2, which leaves the
+// agent half the failover grace to stop its copies before the federation
+// starts new ones, and never stops them while the lease still holds.
+func (a *Agent) learnLeaseGrace(resp v1.HeartbeatResponse) {
+	g := a.cfg.LeaseGrace
+	if g == 0 && resp.FailoverGrace.Duration > 0 {
+		g = resp.LeaseDuration.Duration + resp.FailoverGrace.Duration/2
+	}
+	if old := time.Duration(a.leaseGrace.Swap(int64(g))); old != g && a.cfg.LeaseGrace == 0 {
+		a.log.Info("lease grace derived from the federation's lease and failover grace", "lease_grace", g,
+			"lease", resp.LeaseDuration.Duration, "failover_grace", resp.FailoverGrace.Duration)
+	}
+}
+
+// effectiveLeaseGrace is the lease grace in force (0: none).
+func (a *Agent) effectiveLeaseGrace() time.Duration {
+	if a.cfg.LeaseGrace > 0 {
+		return a.cfg.LeaseGrace
+	}
+	return time.Duration(a.leaseGrace.Load())
+}
+
 func (a *Agent) sinceHeartbeat() time.Duration {
 	return time.Since(time.Unix(0, a.lastHeartbeat.Load()))
 }
 
 // checkLease aborts and deletes the cluster's unfinished workflows once no
-// heartbeat has succeeded for LeaseGrace: the control plane has declared
+// heartbeat has succeeded for the lease grace: the control plane has declared
 // the cluster lost and requeued them, so going on would run them twice.
 // Finished workflows are kept, so that their reports still go out. The next
 // assignment list is then applied in full, which restarts whatever the
 // control plane did keep here.
 func (a *Agent) checkLease(ctx context.Context) {
-	if a.cfg.LeaseGrace <= 0 || a.leaseLost.Load() {
+	grace := a.effectiveLeaseGrace()
+	if grace <= 0 || a.leaseLost.Load() {
 		return
 	}
 	since := a.sinceHeartbeat()
-	if since < a.cfg.LeaseGrace {
+	if since < grace {
 		return
 	}
 	a.log.Error("no successful heartbeat within the lease grace: aborting this cluster's workflows, the federation has requeued them",
-		"since_last_success", since.Round(time.Millisecond), "lease_grace", a.cfg.LeaseGrace)
+		"since_last_success", since.Round(time.Millisecond), "lease_grace", grace)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	held, err := a.backend.List(ctx)

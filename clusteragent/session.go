@@ -68,8 +68,13 @@ type Config struct {
 	ReportInterval time.Duration
 	// LeaseGrace: after this long without a successful heartbeat the agent
 	// aborts and deletes its unfinished workflows, because the control plane
-	// has requeued them elsewhere by then. It must exceed the control
-	// plane's lease. Zero disables it.
+	// requeues them elsewhere once the lease (heartbeat timeout) and the
+	// failover grace have passed: the agent must stop its copies before
+	// then, or an execution would run twice. It must exceed the control
+	// plane's lease, so that a slow heartbeat does not stop workflows the
+	// control plane still counts on. Zero derives it from the first
+	// heartbeat answer: lease + failover grace/2, the middle of the safe
+	// window (and disabled when the control plane does not say its grace).
 	LeaseGrace time.Duration
 	// CallTimeout bounds one heartbeat or report call, and a long poll
 	// beyond LongPollWait.
@@ -169,6 +174,9 @@ type Agent struct {
 	leaseLost     atomic.Bool
 	resync        atomic.Bool
 	clusterState  atomic.Value // v1.ClusterState
+
+	// leaseGrace is the lease grace in force, in nanoseconds (0: none yet).
+	leaseGrace atomic.Int64
 }
 
 // wfID identifies one workflow copy.
@@ -239,10 +247,16 @@ func (a *Agent) connect(ctx context.Context) error {
 	for {
 		resp, err := a.heartbeat(ctx)
 		if err == nil {
-			a.log.Info("connected to the federation", "state", a.ClusterState(), "lease", resp.LeaseDuration.Duration)
-			if g := a.cfg.LeaseGrace; g > 0 && g <= resp.LeaseDuration.Duration {
+			a.log.Info("connected to the federation", "state", a.ClusterState(), "lease", resp.LeaseDuration.Duration,
+				"failover_grace", resp.FailoverGrace.Duration, "lease_grace", a.effectiveLeaseGrace())
+			lease, requeueAt := resp.LeaseDuration.Duration, resp.LeaseDuration.Duration+resp.FailoverGrace.Duration
+			switch g := a.cfg.LeaseGrace; {
+			case g > 0 && g <= lease:
 				a.log.Warn("lease grace is not longer than the federation's lease: workflows may be aborted while the federation still counts on them",
-					"lease_grace", g, "lease", resp.LeaseDuration.Duration)
+					"lease_grace", g, "lease", lease)
+			case g > 0 && resp.FailoverGrace.Duration > 0 && g >= requeueAt:
+				a.log.Warn("lease grace is not shorter than the federation's lease plus failover grace: a cut-off cluster may still run workflows the federation has requeued elsewhere",
+					"lease_grace", g, "requeue_after", requeueAt)
 			}
 			return nil
 		}

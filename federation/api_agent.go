@@ -27,7 +27,8 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := res.Cluster
-	writeJSON(w, http.StatusOK, v1.HeartbeatResponse{State: c.State, Healthy: c.Healthy, LeaseDuration: v1.Duration{Duration: s.cfg.HeartbeatTimeout}})
+	writeJSON(w, http.StatusOK, v1.HeartbeatResponse{State: c.State, Healthy: c.Healthy, LeaseDuration: v1.Duration{Duration: s.cfg.HeartbeatTimeout},
+		FailoverGrace: v1.Duration{Duration: s.cfg.FailoverGrace}})
 }
 
 func (s *Server) assignments(w http.ResponseWriter, r *http.Request) {
@@ -83,13 +84,17 @@ func (s *Server) reports(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cmds := make([]raftstore.Command, 0, len(batch.Reports))
+	// One clock reading for the batch: metrics tell from it which results
+	// are transitions made by this batch.
+	at := now()
 	for i := range batch.Reports {
 		rep := batch.Reports[i]
 		if !rep.Phase.Valid() {
 			s.writeError(w, r, badRequest("reports[%d]: unknown phase %q", i, rep.Phase))
 			return
 		}
-		cmds = append(cmds, raftstore.Command{Type: raftstore.CmdReport, Report: &raftstore.ReportCmd{Cluster: name, Report: rep}})
+		s.stampUsage(name, &rep)
+		cmds = append(cmds, raftstore.Command{Type: raftstore.CmdReport, At: at, Report: &raftstore.ReportCmd{Cluster: name, Report: rep}})
 	}
 	out := v1.ReportBatchResponse{Results: make([]v1.ReportResult, 0, len(cmds))}
 	if len(cmds) > 0 {
@@ -105,6 +110,7 @@ func (s *Server) reports(w http.ResponseWriter, r *http.Request) {
 				verdict = v1.VerdictStale
 			}
 			s.metrics.reports.WithLabelValues(string(verdict)).Inc()
+			s.metrics.observeReport(at, res)
 			out.Results = append(out.Results, v1.ReportResult{ExecutionKey: rep.ExecutionKey, Attempt: rep.Attempt, Verdict: verdict})
 		}
 	}

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,13 +34,45 @@ type Config struct {
 	// RequeueRate bounds requeues per second per cluster, so a drain or a
 	// lost cluster cannot stampede the others.
 	RequeueRate float64
+	// DrainHandoff is how long an execution requeued by a drain waits
+	// before it is placed again, so that the drained cluster's agent, which
+	// learns of the requeue from its next assignment poll, has stopped the
+	// old copy before the new one starts.
+	DrainHandoff time.Duration
+	// BreakerFailures consecutive start failures open a cluster's circuit
+	// breaker; BreakerOpenTime later it lets one probe through
+	// (half-open). BreakerStartTimeout is how long an assignment may stay
+	// unstarted before it counts as a start failure.
+	BreakerFailures     uint32
+	BreakerOpenTime     time.Duration
+	BreakerStartTimeout time.Duration
 	// LongPollMax caps how long an assignment long-poll waits.
 	LongPollMax time.Duration
 	// SchedulerInterval is how often the scheduler runs without a change,
 	// for time-based eligibility (settle times).
 	SchedulerInterval time.Duration
+	// Retention is how long a terminal execution stays in the hot state
+	// before the leader archives it (retention.go); zero keeps everything
+	// hot.
+	Retention time.Duration
 	// Placement tunes the placement engine.
 	Placement placement.Options
+	// Cache tunes the federation-wide task cache (cache_config.go).
+	Cache CacheConfig
+
+	// Auth authenticates callers by bearer token; nil turns authentication
+	// off (--dev, --insecure-no-auth): every caller may do everything.
+	Auth *TokenStore
+	// TokenReloadInterval is how often Auth's file is checked for changes.
+	TokenReloadInterval time.Duration
+	// SubmitRate bounds each token's submissions per second, with bursts of
+	// SubmitBurst; zero means no limit. It applies only with Auth.
+	SubmitRate  float64
+	SubmitBurst int
+	// TLS, when set, serves the API over TLS. ForwardTLS is the client side
+	// used to forward requests to the leader over https.
+	TLS        *tls.Config
+	ForwardTLS *tls.Config
 
 	Logger *slog.Logger
 }
@@ -56,10 +89,22 @@ func DefaultConfig() Config {
 		RequeueRate:       50,
 		LongPollMax:       30 * time.Second,
 		SchedulerInterval: time.Second,
+		Retention:         24 * time.Hour,
 		Placement: placement.Options{
 			SpotLabel:          "capacity=spot",
 			BestEffortHeadroom: 0.1,
 		},
+		Cache: DefaultCacheConfig(),
+
+		DrainHandoff:    2 * time.Second,
+		BreakerFailures: 5,
+		BreakerOpenTime: 30 * time.Second,
+		// Above the agent's assignment poll and a busy apiserver's create.
+		BreakerStartTimeout: 2 * time.Minute,
+
+		TokenReloadInterval: 2 * time.Second,
+		SubmitRate:          20,
+		SubmitBurst:         100,
 	}
 }
 
@@ -80,11 +125,29 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %s must be positive", d.name, d.v))
 		}
 	}
+	if c.Retention < 0 {
+		errs = append(errs, fmt.Errorf("retention %s must not be negative", c.Retention))
+	}
 	if c.SettleTime < 0 {
 		errs = append(errs, fmt.Errorf("settle time %s must not be negative", c.SettleTime))
 	}
 	if err := c.Placement.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("placement: %w", err))
+	}
+	if err := c.Cache.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SubmitRate < 0 || c.SubmitBurst < 0 {
+		errs = append(errs, fmt.Errorf("submit rate %g and burst %d must not be negative", c.SubmitRate, c.SubmitBurst))
+	}
+	if c.Auth != nil && c.TokenReloadInterval <= 0 {
+		errs = append(errs, fmt.Errorf("token reload interval %s must be positive", c.TokenReloadInterval))
+	}
+	if c.DrainHandoff < 0 {
+		errs = append(errs, fmt.Errorf("drain handoff %s must not be negative", c.DrainHandoff))
+	}
+	if c.BreakerFailures == 0 || c.BreakerOpenTime <= 0 || c.BreakerStartTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("breaker failures %d, open time %s and start timeout %s must be positive", c.BreakerFailures, c.BreakerOpenTime, c.BreakerStartTimeout))
 	}
 	if c.RequeueRate <= 0 {
 		errs = append(errs, fmt.Errorf("requeue rate %g must be positive", c.RequeueRate))

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,10 +26,24 @@ type forwarder struct {
 	mu      sync.Mutex
 	proxies map[string]*httputil.ReverseProxy
 	scheme  string
+	// transport carries forwarded requests; nil is http.DefaultTransport.
+	transport http.RoundTripper
 }
 
 func newForwarder(node *raftstore.Node, log *slog.Logger) *forwarder {
 	return &forwarder{node: node, log: log, proxies: map[string]*httputil.ReverseProxy{}, scheme: "http"}
+}
+
+// useTLS forwards over https, verifying the leader with cfg (its RootCAs).
+// The caller's Authorization header travels with the request, so the
+// leader authenticates it again.
+func (f *forwarder) useTLS(cfg *tls.Config) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = cfg.Clone()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.scheme, f.transport = "https", t
+	clear(f.proxies)
 }
 
 // leaderAddr returns the leader's HTTP address.
@@ -67,6 +82,7 @@ func (f *forwarder) proxyFor(addr string, onErr func(error)) *httputil.ReversePr
 	}
 	target := &url.URL{Scheme: f.scheme, Host: addr}
 	p := &httputil.ReverseProxy{
+		Transport: f.transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host

@@ -53,8 +53,8 @@ func startReplica(t *testing.T, id, dir string, bootstrap bool, mutate func(*Con
 	t.Helper()
 	node, err := raftstore.Open(raftstore.Config{
 		ID: id, Dir: dir, BindAddr: "127.0.0.1:0", Bootstrap: bootstrap, NoSync: true,
-		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
-		LeaderLeaseTimeout: 200 * time.Millisecond, CommitTimeout: 5 * time.Millisecond,
+		HeartbeatTimeout: time.Second, ElectionTimeout: time.Second, // generous: CI runs packages in parallel
+		LeaderLeaseTimeout: 500 * time.Millisecond, CommitTimeout: 5 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -73,14 +73,19 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // decodeBody reads a JSON body strictly: unknown fields and trailing data
 // are errors, so that a typo in a spec is a clear 400, not a silent default.
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	dec := json.NewDecoder(r.Body)
+	return decodeStrict(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), dst, s.cfg.MaxBodyBytes)
+}
+
+// decodeStrict is decodeBody's reference decoder, over a reader that is
+// already bounded to limit bytes.
+func decodeStrict(body io.Reader, dst any, limit int64) error {
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
-			return fmt.Errorf("%w: over %d bytes", errTooLarge, s.cfg.MaxBodyBytes)
+			return fmt.Errorf("%w: over %d bytes", errTooLarge, limit)
 		case errors.Is(err, io.EOF):
 			return badRequest("empty body: a JSON object is required")
 		}
@@ -89,7 +94,7 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, dst any) err
 	if _, err := dec.Token(); err != io.EOF {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return fmt.Errorf("%w: over %d bytes", errTooLarge, s.cfg.MaxBodyBytes)
+			return fmt.Errorf("%w: over %d bytes", errTooLarge, limit)
 		}
 		return badRequest("decode JSON body: unexpected data after the JSON object")
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+	"github.com/federation-dev/federation/federation/ui"
 	"github.com/federation-dev/federation/raftstore"
 )
 
@@ -14,7 +15,7 @@ func (s *Server) routes() *http.ServeMux {
 	m := http.NewServeMux()
 	p := v1.APIPrefix
 	handle := func(pattern, route string, h http.HandlerFunc) {
-		m.Handle(pattern, s.metrics.instrument(route, h))
+		m.Handle(pattern, s.metrics.instrument(route, s.guard(route, h)))
 	}
 	handle("POST "+p+"/executions", "submit", s.onLeader(s.submitExecution))
 	handle("GET "+p+"/executions", "list_executions", s.read(s.listExecutions))
@@ -22,6 +23,7 @@ func (s *Server) routes() *http.ServeMux {
 	handle("POST "+p+"/executions/{project}/{domain}/{name}/cancel", "cancel", s.onLeader(s.cancelExecution))
 	handle("GET "+p+"/executions/{project}/{domain}/{name}/explain", "explain", s.read(s.explainExecution))
 	handle("POST "+p+"/placement/dry-run", "dry_run", s.read(s.dryRun))
+	handle("GET "+p+"/usage", "usage", s.read(s.getUsage))
 
 	handle("POST "+p+"/clusters", "register_cluster", s.onLeader(s.registerCluster))
 	handle("GET "+p+"/clusters", "list_clusters", s.read(s.listClusters))
@@ -40,11 +42,20 @@ func (s *Server) routes() *http.ServeMux {
 	handle("POST "+p+"/raft/join", "raft_join", s.onLeader(s.raftJoin))
 	handle("DELETE "+p+"/raft/members/{id}", "raft_remove", s.onLeader(s.raftRemove))
 
+	handle("POST "+p+"/cache/lookup", "cache_lookup", s.onLeader(s.cache.lookup))
+	handle("POST "+p+"/cache", "cache_put", s.onLeader(s.cache.put))
+	handle("POST "+p+"/cache/{key}/release", "cache_release", s.onLeader(s.cache.release))
+	handle("GET "+p+"/cache", "cache_list", s.read(s.cache.list))
+	handle("GET "+p+"/cache/{key}", "cache_get", s.read(s.cache.get))
+	handle("DELETE "+p+"/cache/{key}", "cache_evict", s.onLeader(s.cache.evict))
+
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	m.HandleFunc("GET /readyz", s.readyz)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	m.Handle("GET "+ui.Prefix, ui.Handler())
+	m.Handle("GET /ui", http.RedirectHandler(ui.Prefix, http.StatusMovedPermanently))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody(v1.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path))
 	})

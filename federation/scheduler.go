@@ -44,16 +44,26 @@ func (sc *scheduler) run(ctx context.Context) {
 // round runs one placement round and commits its assignments.
 func (sc *scheduler) round(ctx context.Context) {
 	st := sc.s.node.State()
-	queued := st.Queued()
-	if len(queued) == 0 {
+	queueLen := st.QueueLen()
+	if queueLen == 0 {
 		return
 	}
 	start := time.Now()
-	snap := sc.snapshot(st, now())
-	pending := make([]placement.Pending, 0, len(queued))
-	for i := range queued {
-		pending = append(pending, sc.pendingOf(&queued[i]))
+	at := now()
+	snap := sc.snapshot(st, at)
+	if !anyTakesWork(snap) {
+		// No cluster can take anything: walking the queue would place
+		// nothing, and a long queue makes that walk the leader's main cost.
+		return
 	}
+	// The stored versions are read, never copied: placement only reads.
+	pending := make([]placement.Pending, 0, queueLen)
+	st.ForEachQueued(func(ex *v1.Execution) bool {
+		if !inHandoff(ex, at, sc.s.cfg.DrainHandoff) {
+			pending = append(pending, sc.pendingOf(ex))
+		}
+		return true
+	})
 	decisions := placement.Decide(snap, pending, sc.s.cfg.Placement)
 	sc.s.metrics.placementRound.Observe(time.Since(start).Seconds())
 
@@ -74,6 +84,7 @@ func (sc *scheduler) round(ctx context.Context) {
 			sc.s.log.Warn("commit assignments", "n", n, "err", err)
 			return
 		}
+		sc.s.metrics.observeAssigned(results)
 		for i, res := range results {
 			if res.Err != nil {
 				sc.s.log.Debug("assignment refused", "execution", cmds[i].Assign.Key, "err", res.Err)
@@ -81,7 +92,7 @@ func (sc *scheduler) round(ctx context.Context) {
 		}
 		cmds = cmds[n:]
 	}
-	if len(sc.needs) > 4*len(queued)+1024 {
+	if len(sc.needs) > 4*queueLen+1024 {
 		sc.needs = map[string]v1.Amounts{} // drop entries of executions long placed
 	}
 }
@@ -120,10 +131,14 @@ func (sc *scheduler) snapshot(st *raftstore.State, at time.Time) *placement.Snap
 			Tiers:           c.Tiers,
 			AllowedProjects: c.AllowedProjects,
 			State:           c.State,
-			Healthy:         c.Healthy && at.Sub(c.LastHeartbeat) <= cfg.HeartbeatTimeout,
-			Settled:         at.Sub(c.HealthySince) >= cfg.SettleTime,
-			Breaker:         c.Breaker,
-			Load:            c.Running,
+			// Healthy is the live lease; Settled is the health monitor's
+			// verdict, which comes back only after a returning cluster
+			// stayed fresh for the settle time (a new cluster is healthy at
+			// its first heartbeat: it has nothing to settle from).
+			Healthy: !c.LastHeartbeat.IsZero() && at.Sub(c.LastHeartbeat) <= cfg.HeartbeatTimeout,
+			Settled: c.Healthy,
+			Breaker: c.Breaker,
+			Load:    c.Running,
 		}
 		if c.Capacity != nil {
 			view.HasCapacity = true
@@ -135,6 +150,11 @@ func (sc *scheduler) snapshot(st *raftstore.State, at time.Time) *placement.Snap
 			if ex.Phase == v1.PhaseAssigned {
 				// Not started yet, so the agent's free capacity does not show it.
 				view.Reserved = view.Reserved.Add(n)
+				if view.Breaker == v1.BreakerHalfOpen {
+					// The probe is out: nothing more until it started or
+					// timed out and the breaker decided.
+					view.Breaker = v1.BreakerOpen
+				}
 			}
 			snap.ProjectUsage[ex.Project] = snap.ProjectUsage[ex.Project].Add(n)
 			snap.ProjectRunning[ex.Project]++
@@ -142,4 +162,28 @@ func (sc *scheduler) snapshot(st *raftstore.State, at time.Time) *placement.Snap
 		snap.Clusters = append(snap.Clusters, view)
 	}
 	return snap
+}
+
+// inHandoff reports whether a drain requeued ex less than handoff ago: its
+// old copy may still be stopping on the drained cluster, whose agent learns
+// of the requeue only from its next assignment poll.
+func inHandoff(ex *v1.Execution, at time.Time, handoff time.Duration) bool {
+	if handoff <= 0 || len(ex.History) == 0 {
+		return false
+	}
+	last := ex.History[len(ex.History)-1]
+	return last.Phase == v1.PhaseQueued && last.Reason == v1.ReasonDrainDeadline && at.Sub(last.At) < handoff
+}
+
+// anyTakesWork reports whether some cluster of snap could take a new
+// execution: Ready, healthy, settled, breaker not open, weight above zero.
+// It mirrors placement's state, health and weight filters, which reject
+// every execution alike on any other cluster.
+func anyTakesWork(snap *placement.Snapshot) bool {
+	for _, c := range snap.Clusters {
+		if c.State == v1.ClusterReady && c.Healthy && c.Settled && c.Breaker != v1.BreakerOpen && c.Weight > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,8 @@ type Server struct {
 	reg     *prometheus.Registry
 	mux     *http.ServeMux
 	proxy   *forwarder
+	// cache serves the task cache API and sweeps it (api_cache.go).
+	cache *cacheAPI
 
 	mu       sync.Mutex
 	listener net.Listener
@@ -48,6 +51,10 @@ func New(cfg Config, node *raftstore.Node) (*Server, error) {
 	s.reg = prometheus.NewRegistry()
 	s.metrics = newMetrics(s.reg, node)
 	s.proxy = newForwarder(node, s.log)
+	if cfg.ForwardTLS != nil {
+		s.proxy.useTLS(cfg.ForwardTLS)
+	}
+	s.cache = newCacheAPI(s)
 	s.mux = s.routes()
 	return s, nil
 }
@@ -64,6 +71,9 @@ func (s *Server) Listen() (string, error) {
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return "", fmt.Errorf("listen on %s: %w", s.cfg.HTTPAddr, err)
+	}
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
 	s.mu.Lock()
 	s.listener = ln
@@ -97,7 +107,9 @@ func (s *Server) Run(ctx context.Context) error {
 		ln = s.listener
 		s.mu.Unlock()
 	}
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	// ErrorLog: TLS handshake failures (scanners, clients without the CA)
+	// go to the structured log, not to stderr.
+	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	s.mu.Lock()
 	s.httpSrv = srv
 	s.mu.Unlock()
@@ -108,6 +120,9 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); s.runLeaderLoops(ctx) }()
 	go func() { defer wg.Done(); s.metrics.run(ctx, s.node) }()
+	if s.cfg.Auth != nil {
+		wg.Go(func() { s.cfg.Auth.Watch(ctx, s.cfg.TokenReloadInterval) })
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -142,6 +157,8 @@ func (s *Server) runLeaderLoops(ctx context.Context) {
 			go func() { defer wg.Done(); s.ensureMemberMeta(lctx) }()
 			go func() { defer wg.Done(); newScheduler(s).run(lctx) }()
 			go func() { defer wg.Done(); newHealthMonitor(s).run(lctx) }()
+			wg.Go(func() { s.cache.sweep(lctx) })
+			wg.Go(func() { (&retainer{s: s}).run(lctx) })
 			s.log.Info("leading: scheduler and health monitor started")
 		}
 		if !leader && stop != nil {

@@ -21,10 +21,36 @@ func (n *Node) Apply(ctx context.Context, cmd Command) (Result, error) {
 	return res[0], nil
 }
 
+// ApplyShared is Apply without the copy: the result's Execution and Cluster
+// are the stored versions, which nobody ever mutates, so the caller may read
+// them (encode a response, say) but must not modify them or anything they
+// point at. It saves a deep copy on hot paths such as submit.
+func (n *Node) ApplyShared(ctx context.Context, cmd Command) (Result, error) {
+	res, err := n.applyBatch(ctx, []Command{cmd})
+	if err != nil {
+		return Result{}, err
+	}
+	return res[0], nil
+}
+
 // ApplyBatch proposes several commands in one call; they land in one log
 // entry together and in order (even past MaxBatch), and results come back
 // in the same order.
 func (n *Node) ApplyBatch(ctx context.Context, cmds []Command) ([]Result, error) {
+	res, err := n.applyBatch(ctx, cmds)
+	if err != nil || res == nil {
+		return nil, err
+	}
+	out := make([]Result, len(res))
+	for i, r := range res {
+		out[i] = cloneResult(r)
+	}
+	return out, nil
+}
+
+// applyBatch is ApplyBatch with the FSM's results as they are: pointing at
+// stored versions.
+func (n *Node) applyBatch(ctx context.Context, cmds []Command) ([]Result, error) {
 	if len(cmds) == 0 {
 		return nil, nil
 	}
@@ -62,11 +88,7 @@ func (n *Node) ApplyBatch(ctx context.Context, cmds []Command) ([]Result, error)
 	if p.err != nil {
 		return nil, p.err
 	}
-	out := make([]Result, len(p.results))
-	for i, r := range p.results {
-		out[i] = cloneResult(r)
-	}
-	return out, nil
+	return p.results, nil
 }
 
 // VerifyRead is a linearizable read barrier: when it returns nil, State

@@ -41,9 +41,9 @@ func testConfig(t testing.TB, id, dir, bind string) Config {
 		ID:                 id,
 		Dir:                dir,
 		BindAddr:           bind,
-		HeartbeatTimeout:   300 * time.Millisecond,
-		ElectionTimeout:    300 * time.Millisecond,
-		LeaderLeaseTimeout: 150 * time.Millisecond,
+		HeartbeatTimeout:   time.Second, // generous: CI runs packages in parallel under -race
+		ElectionTimeout:    time.Second,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
 		CommitTimeout:      5 * time.Millisecond,
 		NoSync:             true,
 		Logger:             testLogger(t),

@@ -3,6 +3,7 @@ package raftstore
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
@@ -37,6 +38,13 @@ const (
 	CmdSetBreaker      CommandType = "setBreaker"
 	CmdSetMember       CommandType = "setMember"
 	CmdRemoveMember    CommandType = "removeMember"
+	// Task cache commands (state_cache.go).
+	CmdCacheClaim CommandType = "cacheClaim"
+	CmdCachePut   CommandType = "cachePut"
+	CmdCacheEvict CommandType = "cacheEvict"
+	// CmdArchive moves executions past retention to the archive
+	// (state_archive.go).
+	CmdArchive CommandType = "archive"
 )
 
 // Command is one change to the federation state, as replicated in the Raft
@@ -78,12 +86,35 @@ type Command struct {
 	// Member is the control-plane member to set or remove (CmdSetMember,
 	// CmdRemoveMember; removal needs only the ID).
 	Member *MemberMeta `json:"member,omitempty"`
+	// CacheClaim, CachePut and CacheEvict are the task cache commands.
+	CacheClaim *CacheClaimCmd `json:"cacheClaim,omitempty"`
+	CachePut   *CachePutCmd   `json:"cachePut,omitempty"`
+	CacheEvict *CacheEvictCmd `json:"cacheEvict,omitempty"`
+	// Archive names the executions to archive (CmdArchive).
+	Archive *ArchiveCmd `json:"archive,omitempty"`
 }
 
-// SubmitCmd submits an execution.
+// SubmitCmd submits an execution. Build it with NewSubmitCmd, which renders
+// the spec once for both its hash and the log entry.
 type SubmitCmd struct {
-	// Spec is already defaulted and validated; the FSM stores its hash.
+	// Spec is already defaulted and validated.
 	Spec v1.ExecutionSpec `json:"spec"`
+	// Hash is Spec's hash (v1.ExecutionSpec.Hash) as the proposer computed
+	// it; the FSM stores it as is, so that no replica renders the spec again
+	// on every apply. When it is empty (a command built without
+	// NewSubmitCmd) the FSM computes it.
+	Hash string `json:"hash,omitempty"`
+
+	// canonical is Spec's canonical JSON (v1.ExecutionSpec.Canonical) when
+	// NewSubmitCmd built the command: the log entry embeds these bytes
+	// instead of encoding the spec a second time.
+	canonical []byte
+}
+
+// NewSubmitCmd builds the submit command of a defaulted and validated spec.
+func NewSubmitCmd(spec v1.ExecutionSpec) *SubmitCmd {
+	b := spec.Canonical()
+	return &SubmitCmd{Spec: spec, Hash: v1.HashCanonical(b), canonical: b}
 }
 
 // AssignCmd places a queued execution on a cluster, fenced by its attempt.
@@ -129,6 +160,10 @@ type Result struct {
 	Cluster *v1.Cluster
 	// Verdict answers a report.
 	Verdict v1.ReportVerdict
+	// Cache is the outcome of a cache command.
+	Cache *CacheOutcome
+	// Archived is how many executions an archive command moved.
+	Archived int
 }
 
 // batchEntry is the envelope of one Raft log entry: a versioned batch of
@@ -140,11 +175,38 @@ type batchEntry struct {
 
 // encodeCommand renders one command for a batch.
 func encodeCommand(c *Command) (json.RawMessage, error) {
+	if c.Type == CmdSubmit && c.Submit != nil && c.Submit.canonical != nil {
+		return encodeSubmit(c)
+	}
 	b, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s command: %w", c.Type, err)
 	}
 	return b, nil
+}
+
+// encodeSubmit renders a submit command around its spec's canonical JSON:
+// the same document json.Marshal would make of it, without encoding the
+// spec again. A submit reads no payload but Submit, so only the envelope
+// fields and Submit are written.
+func encodeSubmit(c *Command) (json.RawMessage, error) {
+	at, err := c.At.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encode submit command: %w", err)
+	}
+	sub := c.Submit
+	b := make([]byte, 0, len(sub.canonical)+len(sub.Hash)+len(at)+64)
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(c.Version), 10)
+	b = append(b, `,"t":"submit","at":`...)
+	b = append(b, at...)
+	b = append(b, `,"submit":{"spec":`...)
+	b = append(b, sub.canonical...)
+	if sub.Hash != "" {
+		b = append(b, `,"hash":`...)
+		b = strconv.AppendQuote(b, sub.Hash) // hex: nothing to escape
+	}
+	return append(b, "}}"...), nil
 }
 
 // encodeBatch builds a log entry from already encoded commands, without
@@ -165,6 +227,24 @@ func encodeBatch(cmds []json.RawMessage) []byte {
 		b = append(b, c...)
 	}
 	return append(b, "]}"...)
+}
+
+// decodedBatch is a log entry decoded in one pass, commands included.
+type decodedBatch struct {
+	Version  int       `json:"v"`
+	Commands []Command `json:"cmds"`
+}
+
+// decodeBatchCommands decodes a log entry and all its commands in one pass,
+// the common case. ok is false when the entry or any command in it does not
+// decode or the version is not ours: then applyLog takes the slow path,
+// which decodes each command on its own so that a bad one fails alone.
+func decodeBatchCommands(data []byte) ([]Command, bool) {
+	var e decodedBatch
+	if err := fastJSON.Unmarshal(data, &e); err != nil || e.Version != batchVersion {
+		return nil, false
+	}
+	return e.Commands, true
 }
 
 // decodeBatch parses a log entry's envelope.

@@ -18,13 +18,15 @@ type Config struct {
 	// BindAddr is the Raft TCP listen address; "127.0.0.1:0" picks a port,
 	// which RaftAddr then reports. Unused when StreamLayer is set.
 	BindAddr string
-	// AdvertiseAddr is the address peers dial; default the bound address.
+	// AdvertiseAddr is the address peers dial; default the bound address
+	// (or StreamLayer's Addr). Set it when peers reach this node through a
+	// NAT or proxy address.
 	AdvertiseAddr string
 	// Bootstrap makes a new single-voter cluster when Dir has no Raft state;
 	// it is a no-op when state exists.
 	Bootstrap bool
 	// StreamLayer, if set, carries Raft traffic (TLS, say) instead of plain
-	// TCP on BindAddr. Its Addr is the advertised address.
+	// TCP on BindAddr. Its Addr is advertised unless AdvertiseAddr is set.
 	StreamLayer raft.StreamLayer
 
 	// Raft timing: defaults 1s, 1s, 500ms, 50ms.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -16,6 +15,10 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 )
+
+// logCacheSize is how many of the newest log entries the log cache holds:
+// more than group commit keeps in flight and a pipelined follower trails by.
+const logCacheSize = 1024
 
 // Node is one member of the control plane's Raft cluster, with the
 // federation state as its FSM.
@@ -75,8 +78,15 @@ func Open(cfg Config) (n *Node, err error) {
 	n.store, err = raftboltdb.New(raftboltdb.Options{
 		Path:   filepath.Join(cfg.Dir, "raft.db"),
 		NoSync: cfg.NoSync,
-		// Fail rather than hang when another process holds the file.
-		BoltOptions: &bbolt.Options{Timeout: 5 * time.Second},
+		BoltOptions: &bbolt.Options{
+			// Fail rather than hang when another process holds the file.
+			Timeout: 5 * time.Second,
+			// As etcd does: the freelist is not written on every commit
+			// (fewer pages to write before each fsync) but rebuilt when the
+			// file is opened; the map freelist is the faster one for that.
+			NoFreelistSync: true,
+			FreelistType:   bbolt.FreelistMapType,
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open raft node %s: bolt store: %w", cfg.ID, err)
@@ -104,7 +114,14 @@ func Open(cfg Config) (n *Node, err error) {
 	closers = append(closers, func() error { close(n.stop); n.wg.Wait(); return nil })
 
 	f := &fsm{state: n.state, log: n.log}
-	n.raft, err = raft.NewRaft(cfg.raftConfig(n.notify), f, n.store, n.store, snaps, n.transport)
+	// The cache keeps the newest entries in memory, write-through: a leader
+	// replicates what it just wrote without reading it back from bolt and
+	// decoding it again for every follower.
+	logs, err := raft.NewLogCache(logCacheSize, n.store)
+	if err != nil {
+		return nil, fmt.Errorf("open raft node %s: log cache: %w", cfg.ID, err)
+	}
+	n.raft, err = raft.NewRaft(cfg.raftConfig(n.notify), f, logs, n.store, snaps, n.transport)
 	if err != nil {
 		return nil, fmt.Errorf("open raft node %s: %w", cfg.ID, err)
 	}
@@ -125,26 +142,32 @@ func Open(cfg Config) (n *Node, err error) {
 }
 
 // newTransport builds the network transport: over cfg.StreamLayer when set,
-// else plain TCP on cfg.BindAddr.
+// else over plain TCP on cfg.BindAddr that dials from the bind IP
+// (TCPStreamLayer). cfg.AdvertiseAddr, when set, is what peers dial either
+// way.
 func newTransport(cfg *Config) (*raft.NetworkTransport, error) {
 	tc := &raft.NetworkTransportConfig{
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  newHclog(cfg.Logger, "transport"),
 	}
-	if cfg.StreamLayer != nil {
-		tc.Stream = cfg.StreamLayer
-		return raft.NewNetworkTransportWithConfig(tc), nil
-	}
-	var advertise net.Addr
-	if cfg.AdvertiseAddr != "" {
-		a, err := net.ResolveTCPAddr("tcp", cfg.AdvertiseAddr)
+	switch {
+	case cfg.StreamLayer != nil && cfg.AdvertiseAddr != "":
+		addr, err := advertisedAddr(cfg.StreamLayer.Addr(), cfg.AdvertiseAddr)
 		if err != nil {
-			return nil, fmt.Errorf("advertise address %q: %w", cfg.AdvertiseAddr, err)
+			return nil, err
 		}
-		advertise = a
+		tc.Stream = advertisedLayer{StreamLayer: cfg.StreamLayer, addr: addr}
+	case cfg.StreamLayer != nil:
+		tc.Stream = cfg.StreamLayer
+	default:
+		l, err := NewTCPStreamLayer(cfg.BindAddr, cfg.AdvertiseAddr)
+		if err != nil {
+			return nil, err
+		}
+		tc.Stream = l
 	}
-	return raft.NewTCPTransportWithConfig(cfg.BindAddr, advertise, tc)
+	return raft.NewNetworkTransportWithConfig(tc), nil
 }
 
 // Close shuts the node down: it stops taking commands, hands leadership to

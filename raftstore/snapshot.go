@@ -30,6 +30,13 @@ type snapshotHeader struct {
 	Members    map[string]string `json:"members"`
 	Clusters   int               `json:"clusters"`
 	Executions int               `json:"executions"`
+	// CacheEntries and CacheClaims count the task cache records that
+	// follow the executions (state_cache.go).
+	CacheEntries int `json:"cacheEntries,omitempty"`
+	CacheClaims  int `json:"cacheClaims,omitempty"`
+	// Archived counts the archive records that follow the task cache
+	// (state_archive.go).
+	Archived int `json:"archived,omitempty"`
 }
 
 // stateSnapshot is a point-in-time view of the state. Because stored
@@ -39,6 +46,8 @@ type stateSnapshot struct {
 	header   snapshotHeader
 	clusters []*v1.Cluster
 	execs    []*v1.Execution
+	cache    cacheSnapshot
+	archive  []archiveRecord
 }
 
 // snapshot captures the state. It copies pointers only, under the read
@@ -68,6 +77,10 @@ func (s *State) snapshot() *stateSnapshot {
 		snap.execs = append(snap.execs, s.execs[k])
 		return true
 	})
+	snap.cache = s.snapshotCacheLocked()
+	snap.header.CacheEntries, snap.header.CacheClaims = len(snap.cache.entries), len(snap.cache.claims)
+	snap.archive = s.snapshotArchiveLocked()
+	snap.header.Archived = len(snap.archive)
 	return snap
 }
 
@@ -86,6 +99,12 @@ func (snap *stateSnapshot) write(w io.Writer) error {
 	}
 	if err := writeExecutions(bw, snap.execs); err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
+	}
+	if err := snap.cache.write(enc); err != nil {
+		return err
+	}
+	if err := writeArchive(enc, snap.archive); err != nil {
+		return err
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
@@ -161,6 +180,12 @@ func (s *State) restore(r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
+	if err := t.restoreCache(h.CacheEntries, h.CacheClaims, readLine); err != nil {
+		return err
+	}
+	if err := t.restoreArchive(h.Archived, readLine); err != nil {
+		return err
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -168,6 +193,8 @@ func (s *State) restore(r io.Reader) error {
 	s.all, s.byPhase, s.byProject, s.byCluster, s.live, s.queue = t.all, t.byPhase, t.byProject, t.byCluster, t.live, t.queue
 	s.clusters, s.revisions, s.revCounter = t.clusters, t.revisions, t.revCounter
 	s.members, s.applied = t.members, t.applied
+	s.cache = t.cache
+	s.arch = t.arch
 	s.wakeLocked(true)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -55,6 +56,7 @@ func richState(t *testing.T, n int) *fsmHarness {
 	h.applyAll(batch...)
 	h.must(Command{Type: CmdDrain, Name: "c2", Deadline: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
 	h.must(Command{Type: CmdSetBreaker, Name: "c1", Breaker: v1.BreakerHalfOpen})
+	addCache(h, 30)
 	return h
 }
 
@@ -78,6 +80,9 @@ func TestSnapshotRestoreRoundTripIsExact(t *testing.T) {
 	checkInvariants(t, restored)
 	if d := diffDumps(dumpState(h.s), dumpState(restored)); d != "" {
 		t.Fatal(d)
+	}
+	if a, b := dumpCache(h.s), dumpCache(restored); !reflect.DeepEqual(a, b) {
+		t.Fatalf("task cache differs after restore:\n%+v\n%+v", a, b)
 	}
 	if again := snapshotBytes(t, restored); !bytes.Equal(again, data) {
 		t.Fatal("snapshot of the restored state differs")

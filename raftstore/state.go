@@ -48,6 +48,10 @@ type State struct {
 
 	// members maps Raft server ID to HTTP address.
 	members map[string]string
+	// cache is the task cache (state_cache.go).
+	cache cacheState
+	// arch holds executions past retention (state_archive.go).
+	arch archiveState
 	// applied is the last log index the state reflects.
 	applied uint64
 
@@ -105,17 +109,25 @@ func (s *State) reset() {
 	s.revisions = map[string]uint64{}
 	s.revCounter = 0
 	s.members = map[string]string{}
+	s.cache = newCacheState()
+	s.arch = newArchiveState()
 	s.applied = 0
 }
 
-// Execution returns a copy of the execution with the given key.
+// Execution returns a copy of the execution with the given key, from the
+// archive (state_archive.go) when it is no longer in the hot state.
 func (s *State) Execution(key v1.ExecutionKey) (v1.Execution, bool) {
 	s.mu.RLock()
 	e, ok := s.execs[key.String()]
-	s.mu.RUnlock()
 	if !ok {
-		return v1.Execution{}, false
+		a, archived := s.archivedLocked(key.String())
+		s.mu.RUnlock()
+		if !archived {
+			return v1.Execution{}, false
+		}
+		return *a, true // freshly decoded: the caller owns it
 	}
+	s.mu.RUnlock()
 	return *cloneExecution(e), true
 }
 

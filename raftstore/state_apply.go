@@ -19,6 +19,13 @@ func (s *State) applyLog(index uint64, data []byte) any {
 		}
 		s.wakeLocked(false)
 	}()
+	if cmds, ok := decodeBatchCommands(data); ok {
+		results := make([]Result, len(cmds))
+		for i := range cmds {
+			results[i] = s.apply(&cmds[i])
+		}
+		return results
+	}
 	entry, err := decodeBatch(data)
 	if err != nil {
 		return fmt.Errorf("apply log entry %d: %w", index, err)
@@ -74,6 +81,14 @@ func (s *State) apply(c *Command) Result {
 		return s.applySetMember(c)
 	case CmdRemoveMember:
 		return s.applyRemoveMember(c)
+	case CmdCacheClaim:
+		return s.applyCacheClaim(c)
+	case CmdCachePut:
+		return s.applyCachePut(c)
+	case CmdCacheEvict:
+		return s.applyCacheEvict(c)
+	case CmdArchive:
+		return s.applyArchive(c)
 	}
 	return Result{Err: fmt.Errorf("%w: type %q", ErrUnknownCommand, c.Type)}
 }

@@ -38,10 +38,23 @@ func (s *State) applySubmit(c *Command) Result {
 	if key.Project == "" || key.Domain == "" || key.Name == "" {
 		return invalidCmd(c, "spec has no project, domain or name")
 	}
-	hash := spec.Hash()
+	hash := c.Submit.Hash
+	if hash == "" {
+		hash = spec.Hash()
+	}
 	if e, ok := s.execs[key.String()]; ok {
 		if e.SpecHash != hash {
 			r := refuse(ErrConflict, "submit %s: exists with another spec", key)
+			r.Execution = e
+			return r
+		}
+		return Result{Execution: e}
+	}
+	if a, ok := s.arch.entries[key.String()]; ok {
+		// Archived: still the same execution for idempotency.
+		e, _ := s.archivedLocked(key.String())
+		if a.hash != hash {
+			r := refuse(ErrConflict, "submit %s: exists (archived) with another spec", key)
 			r.Execution = e
 			return r
 		}
@@ -69,6 +82,9 @@ func (s *State) applyCancel(c *Command) Result {
 	}
 	e, ok := s.execs[c.Key.String()]
 	if !ok {
+		if a, archived := s.archivedLocked(c.Key.String()); archived {
+			return Result{Execution: a} // terminal: cancel is a no-op
+		}
 		return refuse(ErrNotFound, "cancel %s: no such execution", c.Key)
 	}
 	switch e.Phase {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -45,6 +46,11 @@ type Options struct {
 	MetricsAddr string
 	// MaxConcurrentReconciles bounds parallel reconciles; zero means 4.
 	MaxConcurrentReconciles int
+	// Cache, if set, is the federation-wide task cache the propeller
+	// consults before running a node marked cache; CacheMaxWait bounds
+	// waiting for another run of the same key.
+	Cache        propeller.Cache
+	CacheMaxWait time.Duration
 	// Logger receives the backend's and controller-runtime's messages; nil
 	// means slog.Default().
 	Logger *slog.Logger
@@ -59,6 +65,8 @@ type Backend struct {
 	cache   client.Reader
 	changes chan struct{}
 	log     *slog.Logger
+
+	deleted recentDeletes
 
 	mu      sync.Mutex
 	running bool
@@ -78,6 +86,7 @@ func New(cfg *rest.Config, o Options) (*Backend, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	cfg = withoutDefaultRateLimit(cfg)
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("kube backend scheme: %w", err)
@@ -122,6 +131,8 @@ func New(cfg *rest.Config, o Options) (*Backend, error) {
 		Log:                     o.Logger.With("component", "propeller"),
 		OnChange:                func(types.NamespacedName) { b.tick() },
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		Cache:                   o.Cache,
+		CacheMaxWait:            o.CacheMaxWait,
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("kube backend: set up propeller: %w", err)
@@ -172,6 +183,7 @@ func (b *Backend) Start(ctx context.Context, a v1.Assignment) error {
 	if err != nil {
 		return fmt.Errorf("start %s attempt %d: %w", a.Key(), a.Attempt, err)
 	}
+	b.deleted.forget(client.ObjectKeyFromObject(wf))
 	if err := b.client.Create(ctx, wf); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("start %s attempt %d: create workflow %s: %w", a.Key(), a.Attempt, wf.Name, err)
 	}
@@ -201,12 +213,23 @@ func (b *Backend) Abort(ctx context.Context, key v1.ExecutionKey, attempt int) e
 }
 
 // Delete deletes the workflow and its pods (explicitly: a member cluster
-// without a garbage collector would keep them). Idempotent.
+// without a garbage collector would keep them). Idempotent; deleting again
+// what this backend deleted a moment ago, and its cache no longer shows,
+// writes nothing.
 func (b *Backend) Delete(ctx context.Context, key v1.ExecutionKey, attempt int) error {
 	nn := b.key(key, attempt)
 	var pods corev1.PodList
 	if err := b.cache.List(ctx, &pods, client.InNamespace(nn.Namespace), client.MatchingLabels{propeller.LabelWorkflow: nn.Name}); err != nil {
 		return fmt.Errorf("delete %s attempt %d: list pods: %w", key, attempt, err)
+	}
+	if len(pods.Items) == 0 && b.deleted.has(nn, time.Now()) {
+		var wf wfv1.Workflow
+		switch err := b.cache.Get(ctx, nn, &wf); {
+		case apierrors.IsNotFound(err):
+			return nil
+		case err != nil:
+			return fmt.Errorf("delete %s attempt %d: get workflow: %w", key, attempt, err)
+		}
 	}
 	if len(pods.Items) > 0 {
 		if err := b.client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(nn.Namespace), client.MatchingLabels{propeller.LabelWorkflow: nn.Name}); err != nil && !apierrors.IsNotFound(err) {
@@ -218,6 +241,7 @@ func (b *Backend) Delete(ctx context.Context, key v1.ExecutionKey, attempt int) 
 	if err := b.client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete %s attempt %d: delete workflow %s: %w", key, attempt, nn.Name, err)
 	}
+	b.deleted.add(nn, time.Now())
 	return nil
 }
 

@@ -186,8 +186,15 @@ func TestResumeAndAbortAndDelete(t *testing.T) {
 	if podB.Spec.Containers[0].Env[0].Value != "7" {
 		t.Errorf("pod b env %v", podB.Spec.Containers[0].Env)
 	}
-	s := waitState(t, b, a.Key(), 2, v1.PhaseRunning)
-	if n := s.Nodes["a"]; n.Phase != v1.NodeSucceeded || n.Attempts != 1 {
+	// List reads the manager's cache, which may not show the status write
+	// that accompanied pod b's creation yet: wait for it.
+	var s clusteragent.WorkflowState
+	kubetest.Eventually(t, 30*time.Second, "resumed node a recorded", func() (bool, error) {
+		var ok bool
+		s, ok = find(t, b, a.Key(), 2)
+		return ok && s.Phase == v1.PhaseRunning && s.Nodes["a"].Phase == v1.NodeSucceeded, nil
+	})
+	if n := s.Nodes["a"]; n.Attempts != 1 || n.Outputs["x"] != "7" {
 		t.Errorf("resumed node a %+v", n)
 	}
 	c, err := b.Capacity(context.Background())

@@ -135,13 +135,24 @@ func stateOf(wf *wfv1.Workflow) clusteragent.WorkflowState {
 			nodes[n.ID] = v1.NodeStatus{Phase: v1.NodePending}
 			continue
 		}
-		nodes[n.ID] = v1.NodeStatus{
+		ns := v1.NodeStatus{
 			Phase:    v1.NodePhase(st.Phase),
 			Attempts: int(st.Attempts),
 			Outputs:  maps.Clone(st.Outputs),
 			Message:  st.Message,
 			Cached:   st.Cached,
 		}
+		if st.StartedAt != nil && !st.Resumed {
+			// Usage accounting charges the pod's requests for this span; a
+			// resumed node ran in an earlier attempt and is charged there.
+			ns.StartedAt = &st.StartedAt.Time
+			if st.FinishedAt != nil {
+				ns.FinishedAt = &st.FinishedAt.Time
+			}
+			req := requestsOf(n.Resources)
+			ns.Requests = &req
+		}
+		nodes[n.ID] = ns
 	}
 	return clusteragent.WorkflowState{
 		Key:     v1.ExecutionKey{Project: wf.Spec.Execution.Project, Domain: wf.Spec.Execution.Domain, Name: wf.Spec.Execution.Name},
@@ -151,4 +162,19 @@ func stateOf(wf *wfv1.Workflow) clusteragent.WorkflowState {
 		Nodes:   nodes,
 		Outputs: maps.Clone(wf.Status.Outputs),
 	}
+}
+
+// requestsOf converts a node's requests to base units, for usage accounting.
+func requestsOf(r wfv1.Resources) v1.Amounts {
+	a := v1.Amounts{Pods: 1}
+	if r.CPU != nil {
+		a.MilliCPU = r.CPU.MilliValue()
+	}
+	if r.Memory != nil {
+		a.MemoryBytes = r.Memory.Value()
+	}
+	if r.GPU != nil {
+		a.GPU = r.GPU.Value()
+	}
+	return a
 }

@@ -54,8 +54,16 @@ type WorkflowReconciler struct {
 	// MaxConcurrentReconciles bounds parallel reconciles (of different
 	// workflows); zero means 4.
 	MaxConcurrentReconciles int
+	// Cache, if set, is consulted before the first pod of a node marked
+	// cache (cache.go); CacheMaxWait bounds waiting for another run of the
+	// same key (zero: DefaultCacheMaxWait).
+	Cache        Cache
+	CacheMaxWait time.Duration
 
 	mu sync.Mutex
+	// cacheWaits holds when each node waiting for another run's claim
+	// started waiting.
+	cacheWaits map[cacheWaitKey]time.Time
 	// seen holds, per workflow, what this loop last did to it that its
 	// cache may not show yet: a reconcile that sees an older copy waits for
 	// the newer one rather than acting twice (and paying for a conflict).
@@ -245,6 +253,11 @@ func (r *WorkflowReconciler) forget(key types.NamespacedName) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.seen, key)
+	for k := range r.cacheWaits {
+		if k.wf == key {
+			delete(r.cacheWaits, k)
+		}
+	}
 }
 
 // parseRV reads a resource version as etcd's revision. Resource versions are
@@ -365,6 +378,7 @@ func (s *step) observe(ctx context.Context, n *wfv1.TaskNode) error {
 		}
 		ns.Phase, ns.Outputs, ns.Message, ns.FinishedAt = wfv1.NodeSucceeded, out, "", ptr.To(s.now)
 		s.st.Nodes[n.ID] = ns
+		s.cachePut(ctx, n, out)
 		return nil
 	case corev1.PodFailed:
 		return s.failTry(ctx, n, podFailure(pod))
@@ -394,6 +408,7 @@ func (s *step) failTry(ctx context.Context, n *wfv1.TaskNode, msg string) error 
 	}
 	ns.Phase, ns.Message, ns.FinishedAt = wfv1.NodeFailed, msg, ptr.To(s.now)
 	s.st.Nodes[n.ID] = ns
+	s.cacheRelease(ctx, n)
 	return nil
 }
 
@@ -406,6 +421,9 @@ func (s *step) start(ctx context.Context, n *wfv1.TaskNode, attempt int32) error
 		ns.Phase, ns.Message, ns.FinishedAt = wfv1.NodeFailed, err.Error(), ptr.To(s.now)
 		s.st.Nodes[n.ID] = ns
 		return nil
+	}
+	if attempt == 1 && !s.cacheAllows(ctx, n, inputs) {
+		return nil // a cache hit, or waiting for another run of the same key
 	}
 	pod, err := buildPod(s.wf, n, attempt, inputs, s.r.Scheme)
 	if err != nil {

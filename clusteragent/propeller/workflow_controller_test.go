@@ -39,6 +39,8 @@ type harness struct {
 	writes *CountingClient
 	rec    *WorkflowReconciler
 	stop   func()
+	// cache, when set before start, is the loop's task cache (cache_test.go).
+	cache Cache
 }
 
 func newHarness(t *testing.T) *harness {
@@ -64,7 +66,7 @@ func (h *harness) start() {
 		t.Fatalf("manager: %v", err)
 	}
 	h.writes = NewCountingClient(mgr.GetClient())
-	h.rec = &WorkflowReconciler{Client: h.writes, APIReader: mgr.GetAPIReader(), Scheme: h.env.Scheme}
+	h.rec = &WorkflowReconciler{Client: h.writes, APIReader: mgr.GetAPIReader(), Scheme: h.env.Scheme, Cache: h.cache}
 	if err := h.rec.SetupWithManager(mgr); err != nil {
 		t.Fatalf("setup: %v", err)
 	}

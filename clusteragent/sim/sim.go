@@ -38,6 +38,11 @@ type Options struct {
 	Clock func() time.Time
 	// Logger receives workflow transitions; nil discards them.
 	Logger *slog.Logger
+	// Cache, if set, is consulted before running a node marked cache
+	// (cache.go); CacheMaxWait bounds waiting for another run's claim
+	// (zero: clusteragent.DefaultCacheMaxWait). Lookups need Run.
+	Cache        clusteragent.Cache
+	CacheMaxWait time.Duration
 }
 
 // Backend is a simulated member cluster. It implements clusteragent.Backend.
@@ -54,6 +59,9 @@ type Backend struct {
 	live      []*workflow // not terminal, in start order: scheduling is FIFO with backfill
 	used      v1.Amounts
 	seq       uint64
+	cache     simCache
+	// runs counts node runs started, cacheHits nodes ended from the cache.
+	runs, cacheHits int
 }
 
 var _ clusteragent.Backend = (*Backend)(nil)
@@ -105,8 +113,10 @@ func New(opts Options) (*Backend, error) {
 func (b *Backend) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	defer b.cache.wg.Wait()
 	for {
 		next := b.Step()
+		b.dispatchCache(ctx)
 		wait := time.Hour
 		switch {
 		case b.opts.Clock != nil:
@@ -197,12 +207,14 @@ func (b *Backend) Abort(_ context.Context, key v1.ExecutionKey, attempt int) err
 		switch n.status.Phase {
 		case v1.NodeRunning:
 			b.release(n)
-			n.status.Phase, n.status.Message = v1.NodeAborted, "aborted"
+			end := b.clock()
+			n.status.Phase, n.status.Message, n.status.FinishedAt = v1.NodeAborted, "aborted", &end
 		case v1.NodePending:
 			n.status.Phase, n.status.Message = v1.NodeSkipped, "workflow aborted"
 		}
 	}
 	w.phase, w.message = v1.PhaseAborted, "aborted"
+	b.cacheForget(w)
 	b.dropLive(w)
 	b.log.Info("sim workflow aborted", "execution", key.String(), "attempt", attempt)
 	b.notify()
@@ -225,6 +237,7 @@ func (b *Backend) Delete(_ context.Context, key v1.ExecutionKey, attempt int) er
 		}
 	}
 	delete(b.workflows, id)
+	b.cacheForget(w)
 	b.dropLive(w)
 	b.notify()
 	b.kick()

@@ -144,9 +144,11 @@ func (b *Backend) finishDue(w *workflow, now time.Time) bool {
 		}
 		changed = true
 		b.release(n)
+		n.status.FinishedAt = &now
 		if n.fails == "" {
 			n.status.Phase, n.status.Message = v1.NodeSucceeded, ""
 			n.status.Outputs = map[string]string{OutputPath: outputPath(w.id.key, n.spec.ID)}
+			b.cacheDone(n)
 			continue
 		}
 		if n.status.Attempts <= n.spec.Retries {
@@ -157,6 +159,7 @@ func (b *Backend) finishDue(w *workflow, now time.Time) bool {
 			n.status.Message = fmt.Sprintf("attempt %d of %d failed: %s", n.status.Attempts, n.spec.Retries+1, n.fails)
 		}
 		n.fails = ""
+		b.cacheDone(n)
 	}
 	return changed
 }
@@ -202,12 +205,20 @@ func (b *Backend) schedule(w *workflow, now time.Time) bool {
 			continue
 		}
 		active = true
+		if run, hit := b.cacheGate(w, n); !run {
+			changed = changed || hit
+			continue // looking its outputs up in the task cache (cache.go)
+		}
 		if !n.req.Fits(b.opts.Capacity.Sub(b.used)) {
 			continue // waits for room, like an unschedulable pod
 		}
 		b.used = b.used.Add(n.req)
 		n.status.Phase, n.status.Message = v1.NodeRunning, ""
 		n.status.Attempts++
+		b.runs++
+		// What usage accounting charges: the requests, from now until the node ends.
+		req := n.req
+		n.status.StartedAt, n.status.FinishedAt, n.status.Requests = &now, nil, &req
 		n.end = now.Add(b.opts.TaskDuration)
 		switch {
 		case n.timeout > 0 && n.timeout < b.opts.TaskDuration:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/federation-dev/federation/clusteragent"
 	"github.com/federation-dev/federation/clusteragent/kube"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -14,7 +15,7 @@ import (
 // the pod's service account when none is given. Its metrics (controller-
 // runtime's and the propeller's) live in controller-runtime's registry,
 // which the agent's metrics join so that --metrics-addr serves them all.
-func newKubeBackend(cfg *config, log *slog.Logger) (runnableBackend, registry, error) {
+func newKubeBackend(cfg *config, cp clusteragent.CacheControlPlane, log *slog.Logger) (runnableBackend, registry, error) {
 	var (
 		rc  *rest.Config
 		err error
@@ -27,6 +28,10 @@ func newKubeBackend(cfg *config, log *slog.Logger) (runnableBackend, registry, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("kubernetes client config (set --kubeconfig outside a cluster): %w", err)
 	}
+	cache, err := newTaskCache(cfg, cp, ctrlmetrics.Registry, log)
+	if err != nil {
+		return nil, nil, err
+	}
 	b, err := kube.New(rc, kube.Options{
 		Namespace:  cfg.namespace,
 		InstallCRD: cfg.installCRD,
@@ -34,6 +39,9 @@ func newKubeBackend(cfg *config, log *slog.Logger) (runnableBackend, registry, e
 		// agent serves the same registry on --metrics-addr.
 		MetricsAddr: "0",
 		Logger:      log,
+
+		Cache:        cache,
+		CacheMaxWait: cfg.cacheMaxWait,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -42,6 +42,7 @@ type config struct {
 	cluster     string
 	server      string
 	token       string
+	caFile      string // CA of the federation's TLS certificate (--ca)
 	backend     string
 	kubeconfig  string
 	namespace   string
@@ -50,6 +51,11 @@ type config struct {
 	simTaskDur  time.Duration
 	simFailRate float64
 	simSeed     int64
+	// taskCache turns the federation-wide task cache on; cacheMaxWait
+	// bounds waiting for another cluster's run of the same key.
+	taskCache    bool
+	cacheMaxWait time.Duration
+
 	metricsAddr string
 	logLevel    string
 	agent       clusteragent.Config
@@ -64,6 +70,7 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	fs.StringVar(&c.cluster, "cluster", "", "name the cluster was registered under with `fedctl cluster register` (required)")
 	fs.StringVar(&c.server, "server", getenv("FEDERATION_SERVER"), "URL of the federation API (default $FEDERATION_SERVER)")
 	fs.StringVar(&c.token, "token", getenv("FEDCTL_TOKEN"), "bearer token for the federation API (default $FEDCTL_TOKEN)")
+	fs.StringVar(&c.caFile, "ca", getenv("FEDERATION_CA"), "PEM CA that signed the federation's TLS certificate, for an https --server (default $FEDERATION_CA)")
 	fs.StringVar(&c.backend, "backend", backendKubernetes, "where workflows run: kubernetes or sim")
 	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig of the member cluster (default: in-cluster config)")
 	fs.StringVar(&c.namespace, "namespace", "", "namespace of the Workflow resources and their pods (default: the backend's)")
@@ -72,10 +79,12 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	fs.DurationVar(&c.simTaskDur, "sim-task-duration", 2*time.Second, "how long each simulated task runs")
 	fs.Float64Var(&c.simFailRate, "sim-fail-rate", 0, "probability (0 to 1) that a simulated task run fails")
 	fs.Int64Var(&c.simSeed, "sim-seed", 1, "seed of the simulated failures")
+	fs.BoolVar(&c.taskCache, "task-cache", true, "consult the federation-wide task cache before running a node marked cache")
+	fs.DurationVar(&c.cacheMaxWait, "cache-max-wait", clusteragent.DefaultCacheMaxWait, "how long a cached node waits for another run of the same key before it runs itself")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", ":9091", "address serving /metrics and /healthz (empty: none)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.agent.HeartbeatInterval, "heartbeat-interval", clusteragent.DefaultHeartbeatInterval, "how often the cluster's lease is renewed")
-	fs.DurationVar(&c.agent.LeaseGrace, "lease-grace", 0, "abort this cluster's workflows after this long without a successful heartbeat; must exceed the federation's lease (0: never)")
+	fs.DurationVar(&c.agent.LeaseGrace, "lease-grace", 0, "abort this cluster's workflows after this long without a successful heartbeat; must lie between the federation's lease and lease + failover grace (0: lease + failover grace/2, as the federation says at connect)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -169,7 +178,15 @@ type registry interface {
 // all when ctx ends or one of them fails.
 func run(ctx context.Context, cfg *config) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.level}))
-	cp, err := client.New(cfg.server, client.WithToken(cfg.token), client.WithUserAgent("cluster-agent/"+version))
+	opts := []client.Option{client.WithToken(cfg.token), client.WithUserAgent("cluster-agent/" + version)}
+	if cfg.caFile != "" {
+		tc, err := client.TLSConfigForCA(cfg.caFile)
+		if err != nil {
+			return fmt.Errorf("--ca: %w", err)
+		}
+		opts = append(opts, client.WithTLSConfig(tc))
+	}
+	cp, err := client.New(cfg.server, opts...)
 	if err != nil {
 		return err
 	}
@@ -179,12 +196,17 @@ func run(ctx context.Context, cfg *config) error {
 	)
 	switch cfg.backend {
 	case backendSim:
-		backend, err = sim.New(sim.Options{Capacity: cfg.capacity, TaskDuration: cfg.simTaskDur, FailRate: cfg.simFailRate, Seed: cfg.simSeed, Logger: log})
 		r := prometheus.NewRegistry()
 		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		reg = r
+		var cache clusteragent.Cache
+		if cache, err = newTaskCache(cfg, cp, r, log); err != nil {
+			return err
+		}
+		backend, err = sim.New(sim.Options{Capacity: cfg.capacity, TaskDuration: cfg.simTaskDur, FailRate: cfg.simFailRate, Seed: cfg.simSeed, Logger: log,
+			Cache: cache, CacheMaxWait: cfg.cacheMaxWait})
 	case backendKubernetes:
-		backend, reg, err = newKubeBackend(cfg, log)
+		backend, reg, err = newKubeBackend(cfg, cp, log)
 	}
 	if err != nil {
 		return fmt.Errorf("%s backend: %w", cfg.backend, err)

@@ -31,7 +31,18 @@ type config struct {
 	dev       bool
 	logLevel  string
 	noSync    bool
-	svc       federation.Config
+	// sec holds authentication, TLS and limits (security.go).
+	sec securityFlags
+	// pprof serves runtime profiles under /debug/pprof/ (--pprof).
+	pprof bool
+	svc   federation.Config
+	// raftTimeout is the Raft heartbeat and election timeout: how soon a
+	// dead leader is replaced (--raft-timeout).
+	raftTimeout time.Duration
+	// raftAdvertise is the Raft address peers dial, when it is not
+	// --raft-addr: a NAT or proxy in front of this replica
+	// (--raft-advertise).
+	raftAdvertise string
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -42,6 +53,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP API")
 	fs.StringVar(&c.svc.AdvertiseHTTP, "advertise-http", "", "HTTP address other replicas use to forward to this one (default: --http-addr)")
 	fs.StringVar(&c.raftAddr, "raft-addr", "127.0.0.1:7000", "address of the Raft transport")
+	fs.StringVar(&c.raftAdvertise, "raft-advertise", "", "Raft address other replicas dial to reach this one, e.g. a NAT or proxy address (default: --raft-addr)")
 	fs.BoolVar(&c.bootstrap, "bootstrap", false, "bootstrap a new control plane with this replica as its first voter")
 	fs.StringVar(&c.join, "join", "", "HTTP URL of any member to join through (e.g. http://127.0.0.1:8080)")
 	fs.BoolVar(&c.dev, "dev", false, "single replica with its data in a temporary folder: the embedded default")
@@ -51,7 +63,18 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.svc.FailoverGrace, "failover-grace", c.svc.FailoverGrace, "how long a cluster stays unhealthy before its executions are requeued")
 	fs.DurationVar(&c.svc.SettleTime, "settle-time", c.svc.SettleTime, "how long a cluster must stay healthy before it gets work again")
 	fs.Float64Var(&c.svc.RequeueRate, "requeue-rate", c.svc.RequeueRate, "requeues per second per cluster")
+	fs.DurationVar(&c.svc.DrainHandoff, "drain-handoff", c.svc.DrainHandoff, "how long an execution requeued by a drain waits before it is placed again, so its old copy has stopped")
+	fs.DurationVar(&c.svc.BreakerStartTimeout, "breaker-start-timeout", c.svc.BreakerStartTimeout, "how long an assignment may stay unstarted before it counts against its cluster's circuit breaker")
+	fs.DurationVar(&c.svc.BreakerOpenTime, "breaker-open-time", c.svc.BreakerOpenTime, "how long an open circuit breaker waits before it lets one probe through")
+	fs.DurationVar(&c.svc.Retention, "retention", c.svc.Retention, "how long a finished execution stays in the hot state before it moves to the archive, where it stays readable (0: never)")
+	fs.DurationVar(&c.raftTimeout, "raft-timeout", raftstore.DefaultHeartbeatTimeout, "Raft heartbeat and election timeout: how soon a lost leader is replaced")
+	fs.BoolVar(&c.pprof, "pprof", false, "serve Go runtime profiles under /debug/pprof/ on the HTTP address (off by default)")
 	fs.Int64Var(&c.svc.MaxBodyBytes, "max-body-bytes", c.svc.MaxBodyBytes, "largest request body accepted")
+	fs.DurationVar(&c.svc.Cache.TTL, "cache-ttl", c.svc.Cache.TTL, "how long a task cache entry lives after it was stored (0: until evicted)")
+	fs.IntVar(&c.svc.Cache.MaxEntriesPerProject, "cache-max-entries-per-project", c.svc.Cache.MaxEntriesPerProject, "task cache entries per project; over it the least recently used go (0: no cap)")
+	fs.Int64Var(&c.svc.Cache.MaxBytesPerProject, "cache-max-bytes-per-project", c.svc.Cache.MaxBytesPerProject, "task cache output bytes per project; over it the least recently used go (0: no cap)")
+	fs.DurationVar(&c.svc.Cache.ClaimTimeout, "cache-claim-timeout", c.svc.Cache.ClaimTimeout, "how long a run computing a cached node holds back other runs of the same key")
+	c.sec.register(fs, &c.svc)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -87,6 +110,7 @@ func parseFlags(args []string) (*config, error) {
 	if err := c.svc.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.sec.validate(c.dev, c.svc.Limits)...)
 	return c, errors.Join(errs...)
 }
 
@@ -117,13 +141,30 @@ func run(ctx context.Context, cfg *config) error {
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("make data dir: %w", err)
 	}
+	stream, joinOpts, err := cfg.sec.setup(ctx, log, &cfg.svc, cfg.raftAddr)
+	if err != nil {
+		return err
+	}
+	bindAddr := cfg.raftAddr
+	if stream != nil {
+		bindAddr = ""
+	}
 	node, err := raftstore.Open(raftstore.Config{
-		ID:        cfg.id,
-		Dir:       filepath.Clean(cfg.dataDir),
-		BindAddr:  cfg.raftAddr,
-		Bootstrap: cfg.bootstrap,
-		NoSync:    cfg.noSync,
-		Logger:    log,
+		StreamLayer: stream,
+		ID:          cfg.id,
+		Dir:         filepath.Clean(cfg.dataDir),
+		BindAddr:    bindAddr,
+		Bootstrap:   cfg.bootstrap,
+		NoSync:      cfg.noSync,
+		Logger:      log,
+
+		HeartbeatTimeout: cfg.raftTimeout,
+		ElectionTimeout:  cfg.raftTimeout,
+		// The lease must stay below the heartbeat timeout.
+		LeaderLeaseTimeout: min(raftstore.DefaultLeaderLeaseTimeout, cfg.raftTimeout/2),
+
+		// Over TLS too: the certificate must then name this address's host.
+		AdvertiseAddr: cfg.raftAdvertise,
 	})
 	if err != nil {
 		return fmt.Errorf("open raft node: %w", err)
@@ -133,11 +174,14 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return err
 	}
+	if cfg.pprof {
+		srv.EnablePprof()
+	}
 	if _, err := srv.Listen(); err != nil {
 		return err
 	}
 	if cfg.join != "" {
-		go joinLoop(ctx, log, cfg.join, v1.JoinRequest{ID: cfg.id, Address: node.RaftAddr(), HTTPAddress: srv.HTTPAddr()})
+		go joinLoop(ctx, log, cfg.join, v1.JoinRequest{ID: cfg.id, Address: node.RaftAddr(), HTTPAddress: srv.HTTPAddr()}, joinOpts...)
 	}
 	if cfg.dev {
 		log.Info("dev mode: single replica", "data-dir", cfg.dataDir, "http", srv.HTTPAddr())
@@ -147,8 +191,8 @@ func run(ctx context.Context, cfg *config) error {
 
 // joinLoop asks a member to add this replica, retrying until it is done:
 // the member may not know a leader yet when both start together.
-func joinLoop(ctx context.Context, log *slog.Logger, url string, req v1.JoinRequest) {
-	c, err := client.New(url)
+func joinLoop(ctx context.Context, log *slog.Logger, url string, req v1.JoinRequest, opts ...client.Option) {
+	c, err := client.New(url, opts...)
 	if err != nil {
 		log.Error("join", "url", url, "err", err)
 		return

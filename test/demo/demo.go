@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,7 +183,13 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Report, error) {
 	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 	say("== Federation demo (logs in %s)", dir)
 
+	tokens, err := writeDemoTokens(dir)
+	if err != nil {
+		return nil, err
+	}
+
 	// 1. A 3-replica control plane: one bootstraps, two join through it.
+	// Every call carries a token of tokens.csv; TLS stays off on loopback.
 	var urls []string
 	for i := 1; i <= 3; i++ {
 		httpAddr, err := freeAddr()
@@ -195,7 +202,10 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Report, error) {
 		}
 		args := []string{"--id", fmt.Sprintf("cp%d", i), "--data-dir", filepath.Join(dir, fmt.Sprintf("cp%d", i)),
 			"--http-addr", httpAddr, "--raft-addr", raftAddr,
-			"--heartbeat-timeout", "3s", "--failover-grace", "5s", "--settle-time", "1s", "--insecure-no-auth"}
+			"--heartbeat-timeout", "3s", "--failover-grace", "5s", "--settle-time", "1s",
+			"--token-file", tokens.file, "--join-token", tokens.admin, "--insecure-no-tls",
+			// The demo's burst of submissions is one trusted script's.
+			"--submit-rate", "200", "--submit-burst", "400"}
 		if i == 1 {
 			args = append(args, "--bootstrap")
 		} else {
@@ -208,7 +218,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Report, error) {
 	}
 	// Every later call goes to the third replica: a follower most likely,
 	// which forwards writes to the leader.
-	c, err := client.New(urls[2])
+	c, err := client.New(urls[2], client.WithToken(tokens.admin))
 	if err != nil {
 		return nil, err
 	}
@@ -233,11 +243,11 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		args := []string{"--cluster", m.spec.Name, "--server", urls[0], "--heartbeat-interval", "500ms", "--metrics-addr", metricsAddr}
+		args := []string{"--cluster", m.spec.Name, "--server", urls[0], "--token", tokens.agents[m.spec.Name], "--heartbeat-interval", "500ms", "--metrics-addr", metricsAddr}
 		if o.Backend == "sim" {
 			args = append(args, "--backend", "sim", "--sim-capacity", m.capacity, "--sim-task-duration", "1s")
 		} else {
-			args = append(args, "--backend", "kubernetes", "--kubeconfig", o.Kubeconfigs[m.spec.Name])
+			args = append(args, "--backend", "kubernetes", "--kubeconfig", o.Kubeconfigs[m.spec.Name], "--install-crd")
 		}
 		if err := p.start("agent-"+m.spec.Name, filepath.Join(o.BinDir, "cluster-agent"), args...); err != nil {
 			return nil, err
@@ -263,6 +273,9 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Report, error) {
 
 	// 3. Submit executions across tiers and projects.
 	specs := demoSpecs(o.Executions)
+	if o.Backend == "kubernetes" {
+		declareOutputs(specs)
+	}
 	if err := submitAll(ctx, c, specs); err != nil {
 		return nil, err
 	}
@@ -313,10 +326,11 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Report, error) {
 	fmt.Fprintln(out, "\n$ fedctl cluster list")
 	fedctl := exec.CommandContext(ctx, filepath.Join(o.BinDir, "fedctl"), "--server", urls[1], "cluster", "list")
 	fedctl.Stdout, fedctl.Stderr = out, out
+	fedctl.Env = append(os.Environ(), "FEDCTL_TOKEN="+tokens.admin)
 	_ = fedctl.Run()
 
 	if o.Keep {
-		say("\nleft running; try: %s --server %s exec list --limit 5   (Ctrl-C to stop)", filepath.Join(o.BinDir, "fedctl"), urls[0])
+		say("\nleft running; try: FEDCTL_TOKEN=%s %s --server %s exec list --limit 5   (Ctrl-C to stop; tokens in %s)", tokens.admin, filepath.Join(o.BinDir, "fedctl"), urls[0], tokens.file)
 		<-ctx.Done()
 	}
 	if rep.Succeeded != len(specs) {
@@ -366,6 +380,23 @@ func demoSpecs(n int) []v1.ExecutionSpec {
 	return specs
 }
 
+// submitPaced submits s, waiting as told when the token's submission rate
+// is exceeded (429 with Retry-After), as every well-behaved client does.
+func submitPaced(ctx context.Context, c *client.Client, s v1.ExecutionSpec) error {
+	for {
+		_, _, err := c.SubmitExecution(ctx, s)
+		var ae *client.APIError
+		if !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(max(ae.RetryAfter, 100*time.Millisecond)):
+		}
+	}
+}
+
 func submitAll(ctx context.Context, c *client.Client, specs []v1.ExecutionSpec) error {
 	const workers = 16
 	errc := make(chan error, len(specs))
@@ -376,7 +407,7 @@ func submitAll(ctx context.Context, c *client.Client, specs []v1.ExecutionSpec) 
 		go func() {
 			defer wg.Done()
 			for s := range work {
-				if _, _, err := c.SubmitExecution(ctx, s); err != nil {
+				if err := submitPaced(ctx, c, s); err != nil {
 					errc <- fmt.Errorf("submit %s: %w", s.Key(), err)
 				}
 			}

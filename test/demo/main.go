@@ -26,10 +26,36 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	rep, err := Run(ctx, o, os.Stdout)
+	rep, err := runWithBackend(ctx, o, explicitFlags())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 	fmt.Printf("\ndemo finished in %s: %d submitted, %d succeeded, %d lost\n", time.Since(start).Round(time.Second), rep.Submitted, rep.Succeeded, rep.Lost)
+}
+
+// explicitFlags names the flags given on the command line.
+func explicitFlags() map[string]bool {
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// runWithBackend runs the demo; on the kubernetes backend it first starts
+// one member cluster per demo member (and fewer executions unless
+// --executions says), and stops them at the end.
+func runWithBackend(ctx context.Context, o Options, set map[string]bool) (*Report, error) {
+	if o.Backend != "kubernetes" {
+		return Run(ctx, o, os.Stdout)
+	}
+	if !set["executions"] {
+		o.Executions = kubeExecutions
+	}
+	kubeconfigs, stopClusters, err := startMemberClusters(ctx, os.Stdout)
+	if err != nil {
+		return nil, err
+	}
+	defer stopClusters()
+	o.Kubeconfigs = kubeconfigs
+	return Run(ctx, o, os.Stdout)
 }

@@ -165,6 +165,11 @@ func (c *Cluster) startScheduler(binDir string) error {
 		"--leader-elect=false",
 		"--secure-port=0",
 		"--profiling=false",
+		// The default client limit (50 requests/s) caps binding at 50
+		// pods/s, below what an agent benchmark pushes through; kwokctl
+		// lifts it the same way for its fake clusters.
+		"--kube-api-qps=5000",
+		"--kube-api-burst=10000",
 		"--v=1",
 	}, nil)
 	return err

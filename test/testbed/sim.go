@@ -19,4 +19,8 @@ const (
 	// AnnotationOutputs becomes every container's
 	// state.terminated.message when the pod completes.
 	AnnotationOutputs = "sim.federation.dev/outputs"
+	// EnvOutputs, an environment variable of a pod's container, is that
+	// container's termination message when AnnotationOutputs is absent:
+	// a task spec can so declare its outputs (node env reaches the pod).
+	EnvOutputs = "SIM_OUTPUTS"
 )

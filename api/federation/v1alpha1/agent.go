@@ -14,6 +14,10 @@ type HeartbeatResponse struct {
 	Healthy bool         `json:"healthy"`
 	// LeaseDuration is how long the lease lasts without another heartbeat.
 	LeaseDuration Duration `json:"leaseDuration"`
+	// FailoverGrace is how long after the lease expired the federation
+	// requeues the cluster's executions elsewhere. An agent cut off from
+	// the federation must stop its workflows before then.
+	FailoverGrace Duration `json:"failoverGrace,omitzero"`
 }
 
 // Assignment is one execution the federation wants on a cluster, fenced by

@@ -202,6 +202,15 @@ type NodeStatus struct {
 	Outputs  map[string]string `json:"outputs,omitempty"`
 	Message  string            `json:"message,omitempty"`
 	Cached   bool              `json:"cached,omitempty"`
+	// StartedAt and FinishedAt bound the node's last run on a cluster, by
+	// the agent's clock: usage accounting charges Requests for that span.
+	StartedAt  *time.Time `json:"startedAt,omitempty"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	// Requests are what the node's pod requested while it ran.
+	Requests *Amounts `json:"requests,omitempty"`
+	// Cluster is where the node ran; the control plane stamps it from the
+	// reporting agent, so usage stays with the right cluster across attempts.
+	Cluster string `json:"cluster,omitempty"`
 }
 
 // Reasons recorded on executions.

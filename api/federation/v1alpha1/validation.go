@@ -58,13 +58,25 @@ func (s *ExecutionSpec) Default() {
 
 // Hash returns a stable digest of the spec; equal specs hash equal.
 // encoding/json sorts map keys, so the rendering is canonical.
-func (s *ExecutionSpec) Hash() string {
+func (s *ExecutionSpec) Hash() string { return HashCanonical(s.Canonical()) }
+
+// Canonical returns the spec's canonical JSON: the bytes Hash digests. A
+// caller that needs both the JSON and the hash (the submit path, which
+// puts the spec in the Raft log) renders it once with Canonical and hashes
+// it with HashCanonical.
+func (s *ExecutionSpec) Canonical() []byte {
 	b, err := json.Marshal(s)
 	if err != nil {
 		// Every field of the spec is marshalable; this cannot happen.
 		panic(fmt.Sprintf("marshal spec: %v", err))
 	}
-	sum := sha256.Sum256(b)
+	return b
+}
+
+// HashCanonical is the hash of a spec's canonical JSON, as Canonical
+// renders it: HashCanonical(s.Canonical()) == s.Hash().
+func HashCanonical(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
 	return hex.EncodeToString(sum[:16])
 }
 

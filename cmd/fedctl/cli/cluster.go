@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -358,7 +359,8 @@ func newClusterActionCommand(g *globals, verb, short, long, example string) *cob
 }
 
 func newClusterDrainCommand(g *globals) *cobra.Command {
-	var deadline time.Duration
+	var deadline, every time.Duration
+	var wait bool
 	cmd := &cobra.Command{
 		Use:   "drain NAME --deadline DURATION [flags]",
 		Short: "Move a member cluster's executions elsewhere before maintenance",
@@ -367,7 +369,9 @@ until the deadline, and those still running then are requeued on other
 clusters with their next attempt. Nothing is lost. Uncordon ends a drain.`,
 		Example: `  fedctl cluster drain east --deadline 30m
   # Requeue everything at once
-  fedctl cluster drain east --deadline 0s`,
+  fedctl cluster drain east --deadline 0s
+  # Follow the drain until nothing runs there (exit 0 when Drained)
+  fedctl cluster drain east --deadline 30m --wait`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("deadline") {
@@ -386,6 +390,21 @@ clusters with their next attempt. Nothing is lost. Uncordon ends a drain.`,
 			if err != nil {
 				return err
 			}
+			if wait {
+				var progress io.Writer
+				if g.output == outputTable {
+					progress = g.env.Stdout
+				}
+				d := &drainWaiter{c: c, request: func() (context.Context, context.CancelFunc) { return g.requestContext(cmd) },
+					every: every, now: g.env.Now}
+				if cl, err = d.wait(cmd.Context(), args[0], progress); err != nil {
+					return err
+				}
+				return g.print(cl, func(w io.Writer) error {
+					fmt.Fprintf(w, "cluster/%s drained\n", cl.Name)
+					return nil
+				})
+			}
 			return g.print(cl, func(w io.Writer) error {
 				when := "deadline in " + deadline.String()
 				if cl.DrainDeadline != nil {
@@ -397,6 +416,8 @@ clusters with their next attempt. Nothing is lost. Uncordon ends a drain.`,
 		},
 	}
 	cmd.Flags().DurationVar(&deadline, "deadline", 0, "how long running executions may keep running before they are requeued (required)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "follow the drain (executions left, oldest, time to deadline) until the cluster is Drained")
+	cmd.Flags().DurationVar(&every, "interval", 2*time.Second, "how often --wait polls")
 	return cmd
 }
 

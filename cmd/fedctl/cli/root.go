@@ -26,6 +26,7 @@ const (
 const (
 	EnvServer = "FEDCTL_SERVER"
 	EnvToken  = "FEDCTL_TOKEN"
+	EnvCA     = "FEDCTL_CA"
 )
 
 // DefaultServer is the server fedctl talks to when neither --server nor
@@ -74,6 +75,11 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "Error: %s\nRun '%s --help' for usage.\n", ue.msg, cmd.CommandPath())
 		return ExitUsage
 	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		fmt.Fprintf(env.Stderr, "Error: %s\n", ee.msg)
+		return ee.code
+	}
 	var ae *client.APIError
 	if errors.As(err, &ae) && ae.Message != "" {
 		// The server's message already names what failed; wrapping it in
@@ -91,6 +97,7 @@ type globals struct {
 	flags   *pflag.FlagSet
 	server  string
 	token   string
+	caFile  string
 	output  string
 	timeout time.Duration
 }
@@ -139,10 +146,13 @@ plane's Raft membership.`,
 	g.flags = pf
 	pf.StringVar(&g.server, "server", DefaultServer, "URL of any control-plane replica (env "+EnvServer+")")
 	pf.StringVar(&g.token, "token", "", "bearer token sent to the server (env "+EnvToken+")")
+	pf.StringVar(&g.caFile, "ca", "", "PEM CA that signed the server's TLS certificate, for an https --server (env "+EnvCA+")")
 	pf.StringVarP(&g.output, "output", "o", outputTable, "output format: table, json or yaml")
 	pf.DurationVar(&g.timeout, "timeout", 30*time.Second, "how long one command may wait for the server (0: no limit)")
 
-	root.AddCommand(newClusterCommand(g), newExecCommand(g), newRaftCommand(g), newVersionCommand(g))
+	root.AddCommand(newClusterCommand(g), newExecCommand(g), newRaftCommand(g), newVersionCommand(g), newRolloutCommand(g))
+	addOperatorCommands(root, g)
+	root.AddCommand(newCacheCommand(g))
 	return root
 }
 
@@ -176,6 +186,17 @@ func (g *globals) client() (*client.Client, error) {
 	opts := []client.Option{client.WithUserAgent("fedctl/" + Version)}
 	if token != "" {
 		opts = append(opts, client.WithToken(token))
+	}
+	caFile := g.caFile
+	if !g.flags.Changed("ca") {
+		caFile = g.env.Getenv(EnvCA)
+	}
+	if caFile != "" {
+		tc, err := client.TLSConfigForCA(caFile)
+		if err != nil {
+			return nil, usagef("--ca: %v", err)
+		}
+		opts = append(opts, client.WithTLSConfig(tc))
 	}
 	c, err := client.New(server, opts...)
 	if err != nil {

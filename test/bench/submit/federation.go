@@ -26,25 +26,30 @@ type fedCluster struct {
 	// leaderURL is the HTTP endpoint of the Raft leader at start.
 	leaderURL string
 	leaderID  string
+	// urls maps each replica's ID to its HTTP endpoint.
+	urls map[string]string
 }
 
 // startFederation starts three federation-server replicas with fsync on (no
 // --unsafe-no-fsync), data in dir: the first bootstraps, the others join
 // through it. It returns once the first replica and the leader both see
-// three voters and a leader.
-func startFederation(ctx context.Context, g *procGroup, bin, dir string, timeout time.Duration) (*fedCluster, error) {
+// three voters and a leader. With pprof the replicas serve /debug/pprof/.
+func startFederation(ctx context.Context, g *procGroup, bin, dir string, timeout time.Duration, pprof bool) (*fedCluster, error) {
 	addrs, err := freeAddrs(2 * replicas)
 	if err != nil {
 		return nil, err
 	}
-	c := &fedCluster{}
 	urls := map[string]string{}
+	c := &fedCluster{urls: urls}
 	var first string
 	for i := range replicas {
 		id := fmt.Sprintf("cp%d", i+1)
 		httpAddr, raftAddr := addrs[2*i], addrs[2*i+1]
 		args := []string{"--id", id, "--data-dir", filepath.Join(dir, id),
-			"--http-addr", httpAddr, "--raft-addr", raftAddr, "--log-level", "warn"}
+			"--http-addr", httpAddr, "--raft-addr", raftAddr, "--log-level", "warn", "--insecure-no-auth"}
+		if pprof {
+			args = append(args, "--pprof")
+		}
 		if i == 0 {
 			args = append(args, "--bootstrap")
 			first = "http://" + httpAddr

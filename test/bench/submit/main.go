@@ -38,6 +38,11 @@ type config struct {
 	etcdBin  string
 	dataRoot string
 	keep     bool
+	// profile, when set, is the folder that gets a CPU profile of every
+	// federation replica (started with --pprof) over each measured phase.
+	profile string
+	// fedOnly skips etcd: for quick iterations on federation alone.
+	fedOnly bool
 }
 
 // Bounds that keep a mistyped flag from tying up the shared machine.
@@ -66,6 +71,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.etcdBin, "etcd", "", "etcd binary (default <bin>/testbin/etcd)")
 	fs.StringVar(&c.dataRoot, "data-root", os.TempDir(), "where the temporary data dirs go; must be a disk for fsync to mean anything")
 	fs.BoolVar(&c.keep, "keep", false, "keep the data dirs and logs instead of removing them")
+	fs.BoolVar(&c.fedOnly, "fed-only", false, "measure federation only, without etcd (quick iterations; no ratio)")
+	fs.StringVar(&c.profile, "profile", "", "write CPU profiles of every federation replica over each measured phase to this folder")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -135,8 +142,10 @@ func run(ctx context.Context, cfg *config, stdout, progress io.Writer) error {
 	if err := checkExecutable(cfg.fedBin, "run `make build` first"); err != nil {
 		return err
 	}
-	if err := checkExecutable(cfg.etcdBin, "run `make testbin` first (etcd v3.6 from its Go module)"); err != nil {
-		return err
+	if !cfg.fedOnly {
+		if err := checkExecutable(cfg.etcdBin, "run `make testbin` first (etcd v3.6 from its Go module)"); err != nil {
+			return err
+		}
 	}
 	root, err := os.MkdirTemp(cfg.dataRoot, "federation-bench-")
 	if err != nil {
@@ -159,6 +168,10 @@ func run(ctx context.Context, cfg *config, stdout, progress io.Writer) error {
 			break
 		}
 		fmt.Fprintf(progress, "  %s ops/s, p50 %s, p99 %s\n", ops(p.Fed), ms(p.Fed.P50), ms(p.Fed.P99))
+		if cfg.fedOnly {
+			points = append(points, p)
+			continue
+		}
 		fmt.Fprintf(progress, "etcd, %d clients: starting 3 members, %s warm-up, %s measured\n", n, cfg.warmup, cfg.duration)
 		p.Etcd, runErr = measure(ctx, cfg, root, "etcd", n, measureEtcd)
 		if runErr != nil {
@@ -227,7 +240,7 @@ func measure(ctx context.Context, cfg *config, root, system string, clients int,
 func runName(clients int) string { return fmt.Sprintf("c%d", clients) }
 
 func measureFederation(ctx context.Context, cfg *config, g *procGroup, dir string, o loadOptions) (result, error) {
-	c, err := startFederation(ctx, g, cfg.fedBin, dir, startTimeout)
+	c, err := startFederation(ctx, g, cfg.fedBin, dir, startTimeout, cfg.profile != "")
 	if err != nil {
 		return result{}, err
 	}
@@ -243,6 +256,13 @@ func measureFederation(ctx context.Context, cfg *config, g *procGroup, dir strin
 	// Count every acknowledgement, warm-up included, to relate them to the
 	// log entries committed meanwhile: the group-commit batch size.
 	var acked atomic.Uint64
+	var prof *profiler
+	if cfg.profile != "" {
+		if err := os.MkdirAll(cfg.profile, 0o755); err != nil {
+			return result{}, fmt.Errorf("make profile folder: %w", err)
+		}
+		prof = startProfiles(ctx, cfg.profile, o.Clients, c.leaderID, c.urls, o.Warmup, o.Duration)
+	}
 	r := runLoad(ctx, o, func(ctx context.Context, seq uint64) error {
 		err := s.submit(ctx, seq)
 		if err == nil {
@@ -250,6 +270,11 @@ func measureFederation(ctx context.Context, cfg *config, g *procGroup, dir strin
 		}
 		return err
 	})
+	if prof != nil {
+		if err := prof.wait(); err != nil {
+			return r, err
+		}
+	}
 	if err := deadErr(c.procs); err != nil {
 		return r, err
 	}

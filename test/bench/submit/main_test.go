@@ -52,6 +52,38 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
+func TestParseFlagsProfileAndFedOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		args        []string
+		wantFedOnly bool
+		wantProfile string
+	}{
+		{"off by default", []string{"--bin", "/b"}, false, ""},
+		{"fed-only", []string{"--bin", "/b", "--fed-only"}, true, ""},
+		{"profile folder", []string{"--bin", "/b", "--profile", "/tmp/p"}, false, "/tmp/p"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseFlags(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.fedOnly != tc.wantFedOnly || c.profile != tc.wantProfile {
+				t.Fatalf("fedOnly %v profile %q, want %v %q", c.fedOnly, c.profile, tc.wantFedOnly, tc.wantProfile)
+			}
+		})
+	}
+}
+
+func TestRunWithFedOnlyNeedsNoEtcd(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config{fedBin: filepath.Join(dir, "federation-server"), etcdBin: filepath.Join(dir, "none"), fedOnly: true}
+	err := run(context.Background(), &cfg, &strings.Builder{}, &strings.Builder{})
+	if err == nil || !strings.Contains(err.Error(), "make build") || strings.Contains(err.Error(), "make testbin") {
+		t.Fatalf("err = %v, want only the missing federation-server", err)
+	}
+}
+
 func TestRunErrorsClearlyWhenBinariesMissing(t *testing.T) {
 	dir := t.TempDir()
 	etcd := filepath.Join(dir, "etcd")
