@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 TESTBIN := $(BIN)/testbin
 export KUBEBUILDER_ASSETS := $(TESTBIN)
 
-.PHONY: all build test test-unit test-e2e bench lint vet run demo demo-k8s testbin generate kind-up kind-down clean
+.PHONY: all build test test-unit test-e2e bench lint vet run demo demo-k8s testbin generate kind-up kind-down bench-scale clean
 
 all: build
 
@@ -39,6 +39,12 @@ bench: build testbin
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./raftstore/
 	$(GO) run ./test/bench/submit --duration 10s --clients 1,16,128 --out $(BIN)/bench-submit.md
 	$(GO) run ./test/bench/agent --out $(BIN)/bench-agent.md
+
+## bench-scale: submit vs etcd, then placement/memory/snapshot growth (10k-1M executions,
+## 10-1,000 clusters) and retention; writes BENCHMARKS.md (about 5 minutes, peaks near 13 GiB)
+bench-scale: build testbin
+	$(GO) run ./test/bench/submit --duration 10s --clients 1,16,128 --out $(BIN)/bench-submit.md
+	$(GO) run ./test/bench/scale --out BENCHMARKS.md --png BENCHMARKS-growth.png --submit-report $(BIN)/bench-submit.md
 
 ## lint: go vet, gofmt and golangci-lint when installed
 lint: vet

@@ -144,6 +144,11 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 				// Someone (abort, a newer copy of ourselves) moved first.
 				return ctrl.Result{RequeueAfter: staleRetry}, nil
 			}
+			if apierrors.IsNotFound(err) {
+				// Deleted mid-reconcile (the agent dropped a stale copy):
+				// nothing left to drive; its pods go with it.
+				return ctrl.Result{}, nil
+			}
 			return ctrl.Result{}, fmt.Errorf("update status of workflow %s: %w", req.NamespacedName, err)
 		}
 		r.remember(req.NamespacedName, lastWrite{resourceVersion: parseRV(wf.ResourceVersion)})

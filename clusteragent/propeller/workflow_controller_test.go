@@ -451,7 +451,8 @@ func TestRestartResumesFromStatus(t *testing.T) {
 func TestFinishedWorkflowCollectedAfterTTL(t *testing.T) {
 	h := newHarness(t)
 	wf := workflow("ttl", node("a"))
-	wf.Spec.TTLAfterFinished = &metav1.Duration{Duration: time.Second}
+	// Long enough that a loaded machine still sees it Succeeded before it goes.
+	wf.Spec.TTLAfterFinished = &metav1.Duration{Duration: 3 * time.Second}
 	h.create(wf)
 	h.succeed("ttl-a-1", "")
 	h.waitPhase("ttl", wfv1.WorkflowSucceeded)

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/go-logr/logr"
+
 	"github.com/federation-dev/federation/clusteragent"
 	"github.com/federation-dev/federation/clusteragent/kube"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -16,6 +19,9 @@ import (
 // runtime's and the propeller's) live in controller-runtime's registry,
 // which the agent's metrics join so that --metrics-addr serves them all.
 func newKubeBackend(cfg *config, cp clusteragent.CacheControlPlane, log *slog.Logger) (runnableBackend, registry, error) {
+	// controller-runtime logs through logr; without a logger it prints a
+	// warning and a stack trace after 30 s instead of its messages.
+	ctrllog.SetLogger(logr.FromSlogHandler(log.Handler()))
 	var (
 		rc  *rest.Config
 		err error

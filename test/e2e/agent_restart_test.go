@@ -48,7 +48,7 @@ func TestAgentRestartAbortsStaleWorkflows(t *testing.T) {
 		hbEvery  = 500 * time.Millisecond // StartAgent's heartbeat interval
 		// The long group's pods outlive the test; the short group's
 		// complete while the agent is dead, well after the kill (which
-		// follows their start within a second or two).
+		// follows their start by a poll or two).
 		longDelay, shortDelay = "10m", "8s"
 		// B's copies run long enough that A's agent restarts while
 		// attempt 2 is live: a stale success accepted then would end it.
@@ -101,12 +101,23 @@ func TestAgentRestartAbortsStaleWorkflows(t *testing.T) {
 			return false, err
 		}
 		for _, k := range keys {
-			if _, ok := pods[podOf[k]]; !ok {
+			p, ok := pods[podOf[k]]
+			if !ok {
 				return false, fmt.Errorf("no pod %s of %s yet", podOf[k], k)
 			}
+			if p.Spec.NodeName != "" {
+				t.Fatalf("pod %s of %s was scheduled on %s despite the hold taint", p.Name, k, p.Spec.NodeName)
+			}
 		}
-		return true, nil
+		return allOn(env, c, keys, "a", v1.PhaseRunning)
 	})
+	// B joins now, with every execution held by A: it gets none of them.
+	sim := &chaosWorld{env: env, cp: cp, agents: map[string][]*Proc{},
+		opts: chaosOptions{TaskDuration: onB, Capacity: "cpu=64,memory=256Gi,pods=400"}}
+	sim.startAgent("b", cp.Servers[2].URL)
+	env.WaitClustersReady(c, cp.Opts.SettleTime, "b")
+
+	// Let the pods run, each with its delay; then A's agent dies.
 	for pod, delay := range delayOf {
 		patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, testbed.AnnotationDelay, delay)
 		if _, err := a.Cluster.Client.CoreV1().Pods(ns).Patch(env.Ctx, pod, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
@@ -127,11 +138,6 @@ func TestAgentRestartAbortsStaleWorkflows(t *testing.T) {
 		return allOn(env, c, keys, "a", v1.PhaseRunning)
 	})
 
-	// B joins now; then A's agent dies with all its work running.
-	sim := &chaosWorld{env: env, cp: cp, agents: map[string][]*Proc{},
-		opts: chaosOptions{TaskDuration: onB, Capacity: "cpu=64,memory=256Gi,pods=400"}}
-	sim.startAgent("b", cp.Servers[2].URL)
-	env.WaitClustersReady(c, cp.Opts.SettleTime, "b")
 	agents[0].Kill()
 	killedAt := time.Now()
 
@@ -247,14 +253,19 @@ func TestAgentRestartAbortsStaleWorkflows(t *testing.T) {
 	if accepted != 0 {
 		t.Errorf("the control plane accepted %.0f reports of the restarted agent, whose copies are all stale", accepted)
 	}
-	selfAborted, err := countLogMsgs(agents[1].LogPath,
+	// The restarted agent says it removed each one (by one way or both:
+	// its assignment list no longer holds it, the control plane refused
+	// its report).
+	selfAborted, err := copiesLogged(agents[1].LogPath,
 		"workflow no longer assigned here; aborting and deleting it",
 		"the federation refused this copy; aborting and deleting it")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if selfAborted < len(keys) {
-		t.Errorf("the restarted agent logged aborting %d stale copies, want %d", selfAborted, len(keys))
+	for _, k := range keys {
+		if !selfAborted[k.String()+"#1"] {
+			t.Errorf("the restarted agent did not log aborting %s attempt 1", k)
+		}
 	}
 
 	// A stale success accepted after the restart would have ended the
@@ -286,6 +297,7 @@ func TestAgentRestartAbortsStaleWorkflows(t *testing.T) {
 		}
 	}
 	r := Tally(keys, execs)
+	r.Test = t.Name()
 	r.Duplicated = staleSuccesses
 	r.Duration = time.Since(start)
 	r.Extra = []string{
@@ -294,7 +306,7 @@ func TestAgentRestartAbortsStaleWorkflows(t *testing.T) {
 		fmt.Sprintf("failover_last_requeue=%s", last.Round(10*time.Millisecond)),
 		fmt.Sprintf("stale_workflows=%d", len(stale)),
 		fmt.Sprintf("stale_cleanup=%s", cleanup.Round(10*time.Millisecond)),
-		fmt.Sprintf("self_aborted=%d", selfAborted),
+		fmt.Sprintf("self_aborted=%d", len(selfAborted)),
 		fmt.Sprintf("stale_verdicts=%.0f", staleVerdicts),
 	}
 	sim.report(r)
@@ -410,26 +422,27 @@ func allOn(env *Env, c *fedclient.Client, keys []v1.ExecutionKey, cluster string
 	return true, nil
 }
 
-// countLogMsgs counts the log lines of path whose msg is one of msgs.
-func countLogMsgs(path string, msgs ...string) (int, error) {
+// copiesLogged returns the workflow copies ("<execution>#<attempt>") of
+// the log lines of path whose msg is one of msgs.
+func copiesLogged(path string, msgs ...string) (map[string]bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer f.Close()
-	n := 0
+	out := map[string]bool{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		if !strings.Contains(sc.Text(), "msg=") {
 			continue
 		}
-		if slices.Contains(msgs, chaosLogFields(sc.Text())["msg"]) {
-			n++
+		if fl := chaosLogFields(sc.Text()); slices.Contains(msgs, fl["msg"]) {
+			out[fl["execution"]+"#"+fl["attempt"]] = true
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return n, nil
+	return out, nil
 }
