@@ -176,12 +176,10 @@ func inHandoff(ex *v1.Execution, at time.Time, handoff time.Duration) bool {
 }
 
 // anyTakesWork reports whether some cluster of snap could take a new
-// execution: Ready, healthy, settled, breaker not open, weight above zero.
-// It mirrors placement's state, health and weight filters, which reject
-// every execution alike on any other cluster.
+// execution, by placement's own execution-independent filters.
 func anyTakesWork(snap *placement.Snapshot) bool {
-	for _, c := range snap.Clusters {
-		if c.State == v1.ClusterReady && c.Healthy && c.Settled && c.Breaker != v1.BreakerOpen && c.Weight > 0 {
+	for i := range snap.Clusters {
+		if snap.Clusters[i].TakesWork() {
 			return true
 		}
 	}
