@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
@@ -99,10 +98,6 @@ func decodeStrict(body io.Reader, dst any, limit int64) error {
 		return badRequest("decode JSON body: unexpected data after the JSON object")
 	}
 	return nil
-}
-
-func logRequest(log *slog.Logger, r *http.Request, status int) {
-	log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", status)
 }
 
 func errorBody(code, msg string) v1.ErrorBody {

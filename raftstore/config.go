@@ -71,7 +71,7 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, errors.New("ID is required"))
 	}
 	if c.Dir == "" {
-		errs = append(errs, errors.New("Dir is required"))
+		errs = append(errs, errors.New("dir is required"))
 	}
 	if c.BindAddr == "" && c.StreamLayer == nil {
 		errs = append(errs, errors.New("BindAddr or StreamLayer is required"))

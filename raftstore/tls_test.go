@@ -114,7 +114,7 @@ func TestRaftPortRefusesPeersWithoutAValidClientCertificate(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
 		// An AppendEntries-looking byte; a refused peer never gets an answer.
 		if _, err := conn.Write([]byte{0}); err != nil {

@@ -99,7 +99,9 @@ func runSim(t *testing.T, opts Options) *Backend {
 	go func() { done <- b.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("sim backend run: %v", err)
+		}
 	})
 	return b
 }

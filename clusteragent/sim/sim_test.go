@@ -380,7 +380,9 @@ func TestRunRealClock(t *testing.T) {
 	go func() { done <- b.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("sim backend run: %v", err)
+		}
 	})
 	if err := b.Start(ctx, assignment("rt", 1, task("a"), task("b", "a"), task("c", "b"))); err != nil {
 		t.Fatal(err)

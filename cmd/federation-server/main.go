@@ -169,7 +169,11 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return fmt.Errorf("open raft node: %w", err)
 	}
-	defer node.Close()
+	defer func() {
+		if err := node.Close(); err != nil {
+			log.Warn("close raft node", "err", err)
+		}
+	}()
 	srv, err := federation.New(cfg.svc, node)
 	if err != nil {
 		return err

@@ -22,15 +22,15 @@ func TestAgentCalls(t *testing.T) {
 		body = nil
 		_ = json.NewDecoder(r.Body).Decode(&body)
 		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case r.URL.Path == "/api/v1alpha1/clusters/missing/heartbeat":
+		switch r.URL.Path {
+		case "/api/v1alpha1/clusters/missing/heartbeat":
 			w.WriteHeader(http.StatusNotFound)
 			_ = json.NewEncoder(w).Encode(v1.ErrorBody{Error: v1.ErrorDetail{Code: v1.CodeNotFound, Message: "cluster missing not found"}})
-		case r.URL.Path == "/api/v1alpha1/clusters/a b/heartbeat":
+		case "/api/v1alpha1/clusters/a b/heartbeat":
 			_ = json.NewEncoder(w).Encode(v1.HeartbeatResponse{State: v1.ClusterReady, Healthy: true, LeaseDuration: v1.Duration{Duration: 10 * time.Second}})
-		case r.URL.Path == "/api/v1alpha1/clusters/c1/assignments":
+		case "/api/v1alpha1/clusters/c1/assignments":
 			_ = json.NewEncoder(w).Encode(v1.AssignmentList{Revision: 7, Items: []v1.Assignment{{Attempt: 2, Phase: v1.PhaseAssigned}}})
-		case r.URL.Path == "/api/v1alpha1/clusters/c1/reports":
+		case "/api/v1alpha1/clusters/c1/reports":
 			_ = json.NewEncoder(w).Encode(v1.ReportBatchResponse{Results: []v1.ReportResult{{Attempt: 1, Verdict: v1.VerdictStale}}})
 		default:
 			w.WriteHeader(http.StatusTeapot)

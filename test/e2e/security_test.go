@@ -173,7 +173,7 @@ func TestSecureControlPlane(t *testing.T) {
 		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
 		_, _ = conn.Write([]byte{0})
 		_, err = conn.Read(make([]byte, 1))
-		conn.Close()
+		_ = conn.Close()
 	}
 	if err == nil || !strings.Contains(err.Error(), "certificate required") {
 		t.Fatalf("raft port without a client certificate: %v, want refused", err)

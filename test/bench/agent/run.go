@@ -87,7 +87,7 @@ func run(ctx context.Context, cfg *config, progress io.Writer) (*result, error) 
 	if err != nil {
 		return nil, err
 	}
-	defer cluster.Stop()
+	defer func() { _ = cluster.Stop() }() // best effort: the numbers are already taken
 
 	say("starting the control plane")
 	httpAddr, raftAddr := freeAddr(), freeAddr()

@@ -80,7 +80,7 @@ func runOne(ctx context.Context, executions, clusters int, retain bool) (*result
 	if err != nil {
 		return nil, err
 	}
-	defer node.Close()
+	defer func() { _ = node.Close() }()
 	if err := waitLeader(ctx, node); err != nil {
 		return nil, err
 	}

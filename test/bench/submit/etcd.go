@@ -56,7 +56,7 @@ func startEtcd(ctx context.Context, g *procGroup, bin, dir string, timeout time.
 	if err != nil {
 		return nil, err
 	}
-	defer cli.Close()
+	defer func() { _ = cli.Close() }()
 	err = poll(ctx, timeout, "a 3-member etcd cluster with a leader", func(ctx context.Context) (bool, error) {
 		if err := deadErr(c.procs); err != nil {
 			return false, err

@@ -309,7 +309,7 @@ func measureEtcd(ctx context.Context, cfg *config, g *procGroup, dir string, o l
 	if err != nil {
 		return result{}, err
 	}
-	defer cli.Close()
+	defer func() { _ = cli.Close() }()
 	s := &etcdSubmitter{cli: cli, run: runName(o.Clients)}
 	if err := probe(ctx, s.submit); err != nil {
 		return result{}, err

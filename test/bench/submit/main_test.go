@@ -149,7 +149,7 @@ func TestFedSubmitterCountsOnlyCreatedAndOK(t *testing.T) {
 					return
 				}
 				w.WriteHeader(tc.status)
-				w.Write([]byte(`{"error":{"code":"x","message":"y"}}`))
+				_, _ = w.Write([]byte(`{"error":{"code":"x","message":"y"}}`))
 			}))
 			t.Cleanup(srv.Close)
 			s := newFedSubmitter(srv.URL, "c1", 1)
