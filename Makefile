@@ -23,7 +23,9 @@ test-unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 test-e2e: testbin build
-	$(GO) test -count=1 -timeout 40m -tags e2e ./test/...
+	@rm -f $(BIN)/e2e-report.txt
+	E2E_REPORT=$(BIN)/e2e-report.txt $(GO) test -count=1 -timeout 40m -tags e2e ./test/...; \
+	status=$$?; echo "--- e2e report:"; cat $(BIN)/e2e-report.txt 2>/dev/null; exit $$status
 
 ## testbin: etcd, kube-apiserver, kube-scheduler and kwok built from their Go modules (see TESTBED)
 testbin:
