@@ -35,7 +35,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -173,7 +172,7 @@ func (e *Env) StartProc(name, bin string, args ...string) *Proc {
 	// Own process group: stopping it reaches only what it started.
 	// Pdeathsig: if the test binary dies, so does the process.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := spawn(cmd); err != nil {
+	if err := testbed.Spawn(cmd); err != nil {
 		f.Close()
 		e.T.Fatalf("start %s: %v", name, err)
 	}
@@ -282,34 +281,6 @@ func (e *Env) dumpLogs() {
 	for _, p := range e.procs {
 		e.T.Logf("--- tail of %s (%s):\n%s", p.Name, p.LogPath, p.Tail(15))
 	}
-}
-
-// spawner forks every process from one OS thread that never exits:
-// Pdeathsig fires when the forking thread ends, not the process (see
-// test/testbed/process.go for the full story).
-var spawner struct {
-	once sync.Once
-	reqs chan spawnRequest
-}
-
-type spawnRequest struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-func spawn(cmd *exec.Cmd) error {
-	spawner.once.Do(func() {
-		spawner.reqs = make(chan spawnRequest)
-		go func() {
-			runtime.LockOSThread() // never unlocked: see spawner
-			for r := range spawner.reqs {
-				r.done <- r.cmd.Start()
-			}
-		}()
-	})
-	done := make(chan error, 1)
-	spawner.reqs <- spawnRequest{cmd: cmd, done: done}
-	return <-done
 }
 
 // FreeAddr returns a free 127.0.0.1:port.

@@ -49,7 +49,7 @@ func startProcess(name, bin string, args, env []string, logDir string, extra io.
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := spawn(cmd); err != nil {
+	if err := Spawn(cmd); err != nil {
 		_ = logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -192,8 +192,11 @@ type spawnRequest struct {
 	done chan error
 }
 
-// spawn starts cmd on the spawner thread.
-func spawn(cmd *exec.Cmd) error {
+// Spawn starts cmd on the spawner thread, so that a child started with
+// Pdeathsig dies with the test binary and not with some Go thread. Other
+// test harnesses that start processes use it too: one such thread serves
+// the whole test binary.
+func Spawn(cmd *exec.Cmd) error {
 	spawner.once.Do(func() {
 		spawner.reqs = make(chan spawnRequest)
 		go func() {
