@@ -37,4 +37,9 @@ type WorkflowState struct {
 	Message string
 	Nodes   map[string]v1.NodeStatus
 	Outputs map[string]string
+	// Version, if not empty, changes whenever anything above may have
+	// changed (the kube backend's resourceVersion): the session then works
+	// out what to report of a workflow only when it changed, rather than
+	// on every round.
+	Version string
 }

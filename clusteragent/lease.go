@@ -75,6 +75,7 @@ func (a *Agent) sync(ctx context.Context, list v1.AssignmentList) error {
 	}
 	var errs []error
 	have := make(map[wfID]bool, len(held))
+	var drop []wfID
 	for _, w := range held {
 		id := wfID{w.Key, w.Attempt}
 		have[id] = true
@@ -82,11 +83,7 @@ func (a *Agent) sync(ctx context.Context, list v1.AssignmentList) error {
 		switch {
 		case !ok:
 			a.log.Info("workflow no longer assigned here; aborting and deleting it", "execution", w.Key.String(), "attempt", w.Attempt, "phase", w.Phase)
-			if err := a.abortAndDelete(ctx, id); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			a.reports.forget(id)
+			drop = append(drop, id)
 		case as.Phase == v1.PhaseAborting && !w.Phase.Terminal():
 			a.log.Info("aborting cancelled workflow", "execution", w.Key.String(), "attempt", w.Attempt)
 			if err := a.backend.Abort(ctx, id.key, id.attempt); err != nil {
@@ -95,7 +92,16 @@ func (a *Agent) sync(ctx context.Context, list v1.AssignmentList) error {
 			}
 		}
 	}
-	started := 0
+	dropErrs := make([]error, len(drop))
+	parallel(len(drop), func(i int) { dropErrs[i] = a.abortAndDelete(ctx, drop[i]) })
+	for i, id := range drop {
+		if dropErrs[i] != nil {
+			errs = append(errs, dropErrs[i])
+			continue
+		}
+		a.reports.forget(id)
+	}
+	var start []v1.Assignment
 	for id, as := range want {
 		if _, dead := a.tombstones[id]; dead || have[id] {
 			continue
@@ -108,16 +114,28 @@ func (a *Agent) sync(ctx context.Context, list v1.AssignmentList) error {
 				Message: "aborted before it ran on this cluster", At: time.Now()})
 			a.kick()
 		case v1.PhaseAssigned, v1.PhaseRunning:
-			if err := a.backend.Start(ctx, as); err != nil {
-				a.m.sessionErrors.WithLabelValues(callBackend).Inc()
-				errs = append(errs, fmt.Errorf("start %s attempt %d: %w", id.key, id.attempt, err))
-				continue
-			}
-			started++
-			a.log.Info("started workflow", "execution", id.key.String(), "attempt", id.attempt, "resumed_nodes", len(as.Resume))
+			start = append(start, as)
 		default:
 			a.log.Warn("ignoring assignment in an unexpected phase", "execution", id.key.String(), "attempt", id.attempt, "phase", as.Phase)
 		}
+	}
+	startErrs := make([]error, len(start))
+	parallel(len(start), func(i int) {
+		as := start[i]
+		if err := a.backend.Start(ctx, as); err != nil {
+			a.m.sessionErrors.WithLabelValues(callBackend).Inc()
+			startErrs[i] = fmt.Errorf("start %s attempt %d: %w", as.Key(), as.Attempt, err)
+			return
+		}
+		a.log.Info("started workflow", "execution", as.Key().String(), "attempt", as.Attempt, "resumed_nodes", len(as.Resume))
+	})
+	started := 0
+	for _, err := range startErrs {
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		started++
 	}
 	if started > 0 {
 		a.kick()

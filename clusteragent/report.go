@@ -76,7 +76,9 @@ func (a *Agent) reportOnce(ctx context.Context) error {
 	}
 	a.m.setWorkflows(byPhase)
 	batch, done := a.reports.collect(states, time.Now())
-	a.collectGarbage(ctx, done)
+	// The deletes go to gcLoop: the federation times a workflow's phase by
+	// when the report reaches it, so reports must not wait for them.
+	defer func() { a.garbage.add(done) }()
 	for chunk := range slices.Chunk(batch, maxReportBatch) {
 		reports := make([]v1.StatusReport, len(chunk))
 		for i, p := range chunk {
@@ -88,16 +90,16 @@ func (a *Agent) reportOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		a.applyVerdicts(ctx, chunk, resp.Results)
+		done = append(done, a.applyVerdicts(ctx, chunk, resp.Results)...)
 	}
 	return nil
 }
 
 // applyVerdicts acts on the control plane's answers: an accepted report is
-// acknowledged (and a final one lets the workflow go); a stale or unknown
-// one means the copy must not run: it is aborted and deleted. A report
-// without a verdict stays pending.
-func (a *Agent) applyVerdicts(ctx context.Context, sent []pendingReport, results []v1.ReportResult) {
+// acknowledged (and a final one lets the workflow go: it is returned, for
+// collectGarbage); a stale or unknown one means the copy must not run: it
+// is aborted and deleted. A report without a verdict stays pending.
+func (a *Agent) applyVerdicts(ctx context.Context, sent []pendingReport, results []v1.ReportResult) (finished []wfID) {
 	byID := make(map[wfID]v1.ReportVerdict, len(results))
 	for _, r := range results {
 		byID[wfID{r.ExecutionKey, r.Attempt}] = r.Verdict
@@ -114,7 +116,7 @@ func (a *Agent) applyVerdicts(ctx context.Context, sent []pendingReport, results
 		case v1.VerdictAccepted:
 			a.reports.ack(id, p)
 			if p.report.Phase.Terminal() {
-				a.collectGarbage(ctx, []wfID{id})
+				finished = append(finished, id)
 			}
 		case v1.VerdictStale, v1.VerdictUnknown:
 			a.log.Warn("the federation refused this copy; aborting and deleting it", "execution", id.key.String(), "attempt", id.attempt, "verdict", verdict)
@@ -132,6 +134,60 @@ func (a *Agent) applyVerdicts(ctx context.Context, sent []pendingReport, results
 			a.log.Warn("unknown report verdict; sending the report again later", "execution", id.key.String(), "attempt", id.attempt, "verdict", verdict)
 		}
 	}
+	return finished
+}
+
+// gcLoop deletes the finished workflows queued in a.garbage until ctx
+// ends.
+func (a *Agent) gcLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.garbage.wake:
+		}
+		a.collectGarbage(ctx, a.garbage.take())
+	}
+}
+
+// garbageQueue is a set of workflows to delete, with a coalesced signal.
+type garbageQueue struct {
+	mu   sync.Mutex
+	ids  map[wfID]struct{}
+	wake chan struct{}
+}
+
+func newGarbageQueue() *garbageQueue {
+	return &garbageQueue{ids: map[wfID]struct{}{}, wake: make(chan struct{}, 1)}
+}
+
+// add queues ids (once each) and wakes gcLoop.
+func (q *garbageQueue) add(ids []wfID) {
+	if len(ids) == 0 {
+		return
+	}
+	q.mu.Lock()
+	for _, id := range ids {
+		q.ids[id] = struct{}{}
+	}
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns and clears what is queued. A workflow whose delete fails is
+// queued again by the next report round (its final state is still acked).
+func (q *garbageQueue) take() []wfID {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ids := make([]wfID, 0, len(q.ids))
+	for id := range q.ids {
+		ids = append(ids, id)
+	}
+	clear(q.ids)
+	return ids
 }
 
 // collectGarbage deletes finished workflows whose final report was
@@ -142,15 +198,48 @@ func (a *Agent) collectGarbage(ctx context.Context, ids []wfID) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, id := range ids {
+	deleted := make([]bool, len(ids))
+	parallel(len(ids), func(i int) {
+		id := ids[i]
 		if err := a.backend.Delete(ctx, id.key, id.attempt); err != nil {
 			a.m.sessionErrors.WithLabelValues(callBackend).Inc()
 			a.log.Warn("delete finished workflow; retrying later", "execution", id.key.String(), "attempt", id.attempt, "err", err)
-			continue
+			return
 		}
-		a.tombstones[id] = struct{}{}
-		a.reports.forget(id)
+		deleted[i] = true
+	})
+	for i, id := range ids {
+		if deleted[i] {
+			a.tombstones[id] = struct{}{}
+			a.reports.forget(id)
+		}
 	}
+}
+
+// backendParallelism bounds the backend calls the session makes at once
+// for one batch (starts, deletes). One at a time, a thousand workflows
+// assigned or finished together wait for a thousand round trips to the
+// member's API server in a row, and the reports and assignments behind
+// them wait too.
+const backendParallelism = 8
+
+// parallel calls f(0), ..., f(n-1), at most backendParallelism at once, and
+// waits for all. f must be safe to call concurrently.
+func parallel(n int, f func(i int)) {
+	if n == 1 {
+		f(0)
+		return
+	}
+	sem := make(chan struct{}, backendParallelism)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(i)
+		})
+	}
+	wg.Wait()
 }
 
 // pendingReport is a report not yet accepted, with the fingerprint of the
@@ -168,10 +257,28 @@ type reportBuffer struct {
 	mu      sync.Mutex
 	acked   map[wfID]string
 	pending map[wfID]pendingReport
+	// fps caches each workflow's fingerprint by its state's Version.
+	fps map[wfID]versionedFP
 }
 
+type versionedFP struct{ version, fp string }
+
 func newReportBuffer() *reportBuffer {
-	return &reportBuffer{acked: map[wfID]string{}, pending: map[wfID]pendingReport{}}
+	return &reportBuffer{acked: map[wfID]string{}, pending: map[wfID]pendingReport{}, fps: map[wfID]versionedFP{}}
+}
+
+// fingerprintOf is fingerprint(s), computed again only when s.Version
+// changed (or is empty). The caller holds r.mu.
+func (r *reportBuffer) fingerprintOf(id wfID, s WorkflowState) string {
+	if s.Version == "" {
+		return fingerprint(s)
+	}
+	if c, ok := r.fps[id]; ok && c.version == s.Version {
+		return c.fp
+	}
+	fp := fingerprint(s)
+	r.fps[id] = versionedFP{s.Version, fp}
+	return fp
 }
 
 // collect turns the backend's states into the reports to send: each
@@ -186,7 +293,7 @@ func (r *reportBuffer) collect(states []WorkflowState, now time.Time) (batch []p
 	for _, s := range states {
 		id := wfID{s.Key, s.Attempt}
 		seen[id] = true
-		fp := fingerprint(s)
+		fp := r.fingerprintOf(id, s)
 		if r.acked[id] == fp {
 			delete(r.pending, id)
 			if s.Phase.Terminal() {
@@ -212,6 +319,11 @@ func (r *reportBuffer) collect(states []WorkflowState, now time.Time) (batch []p
 	for id := range r.acked {
 		if !seen[id] {
 			delete(r.acked, id)
+		}
+	}
+	for id := range r.fps {
+		if !seen[id] {
+			delete(r.fps, id)
 		}
 	}
 	batch = slices.Collect(maps.Values(r.pending))
@@ -251,6 +363,7 @@ func (r *reportBuffer) forget(id wfID) {
 	defer r.mu.Unlock()
 	delete(r.acked, id)
 	delete(r.pending, id)
+	delete(r.fps, id)
 }
 
 func (r *reportBuffer) pendingCount() int {

@@ -168,6 +168,9 @@ type Agent struct {
 
 	reports    *reportBuffer
 	kickReport chan struct{}
+	// garbage holds the finished workflows to delete; gcLoop deletes them
+	// so that the report loop never waits for a.mu or the deletes.
+	garbage *garbageQueue
 
 	running       atomic.Bool
 	lastHeartbeat atomic.Int64 // unix nanoseconds of the last successful heartbeat
@@ -209,6 +212,7 @@ func New(cfg Config, cp ControlPlane, b Backend) (*Agent, error) {
 		tombstones: map[wfID]struct{}{},
 		reports:    newReportBuffer(),
 		kickReport: make(chan struct{}, 1),
+		garbage:    newGarbageQueue(),
 	}
 	a.hbBreaker = newBreaker[v1.HeartbeatResponse](callHeartbeat, &a.cfg, m, log)
 	a.assignBreaker = newBreaker[v1.AssignmentList](callAssignments, &a.cfg, m, log)
@@ -235,6 +239,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Go(func() { a.heartbeatLoop(ctx) })
 	wg.Go(func() { a.assignmentLoop(ctx) })
 	wg.Go(func() { a.reportLoop(ctx) })
+	wg.Go(func() { a.gcLoop(ctx) })
 	wg.Wait()
 	a.log.Info("cluster agent stopped")
 	return nil

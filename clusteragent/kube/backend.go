@@ -44,7 +44,8 @@ type Options struct {
 	// MetricsAddr is where the manager serves /metrics (with
 	// clusteragent_api_writes_total); "0" disables it, empty means ":8080".
 	MetricsAddr string
-	// MaxConcurrentReconciles bounds parallel reconciles; zero means 4.
+	// MaxConcurrentReconciles bounds parallel reconciles; zero means
+	// propeller.DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
 	// Cache, if set, is the federation-wide task cache the propeller
 	// consults before running a node marked cache; CacheMaxWait bounds
@@ -86,7 +87,7 @@ func New(cfg *rest.Config, o Options) (*Backend, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	cfg = withoutDefaultRateLimit(cfg)
+	cfg = clientConfig(cfg)
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("kube backend scheme: %w", err)
@@ -214,25 +215,24 @@ func (b *Backend) Abort(ctx context.Context, key v1.ExecutionKey, attempt int) e
 
 // Delete deletes the workflow and its pods (explicitly: a member cluster
 // without a garbage collector would keep them). Idempotent; deleting again
-// what this backend deleted a moment ago, and its cache no longer shows,
-// writes nothing.
+// what this backend deleted a moment ago writes nothing, even while its
+// cache still shows it (the session deletes a finished workflow both after
+// its final report and when the assignment list drops it, often before the
+// first delete's watch events have arrived).
 func (b *Backend) Delete(ctx context.Context, key v1.ExecutionKey, attempt int) error {
 	nn := b.key(key, attempt)
+	if b.deleted.has(nn, time.Now()) {
+		// Start forgets a name it creates again, so this is the copy
+		// deleted a moment ago: the workflow and every pod the watch cache
+		// held are gone or going.
+		return nil
+	}
 	var pods corev1.PodList
-	if err := b.cache.List(ctx, &pods, client.InNamespace(nn.Namespace), client.MatchingLabels{propeller.LabelWorkflow: nn.Name}); err != nil {
+	if err := b.cache.List(ctx, &pods, client.InNamespace(nn.Namespace), client.MatchingFields{propeller.IndexPodWorkflow: nn.Name}); err != nil {
 		return fmt.Errorf("delete %s attempt %d: list pods: %w", key, attempt, err)
 	}
-	if len(pods.Items) == 0 && b.deleted.has(nn, time.Now()) {
-		var wf wfv1.Workflow
-		switch err := b.cache.Get(ctx, nn, &wf); {
-		case apierrors.IsNotFound(err):
-			return nil
-		case err != nil:
-			return fmt.Errorf("delete %s attempt %d: get workflow: %w", key, attempt, err)
-		}
-	}
 	if len(pods.Items) > 0 {
-		if err := b.client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(nn.Namespace), client.MatchingLabels{propeller.LabelWorkflow: nn.Name}); err != nil && !apierrors.IsNotFound(err) {
+		if err := b.client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(nn.Namespace), client.MatchingLabels{propeller.LabelWorkflow: nn.Name}, propeller.FromWatchCache); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete %s attempt %d: delete pods: %w", key, attempt, err)
 		}
 	}
@@ -248,7 +248,9 @@ func (b *Backend) Delete(ctx context.Context, key v1.ExecutionKey, attempt int) 
 // List returns every Workflow of the namespace, from the cache.
 func (b *Backend) List(ctx context.Context) ([]clusteragent.WorkflowState, error) {
 	var list wfv1.WorkflowList
-	if err := b.cache.List(ctx, &list, client.InNamespace(b.opts.Namespace)); err != nil {
+	// The session lists every few hundred milliseconds; stateOf only reads
+	// (and copies what it keeps), so the cache's objects need no deep copy.
+	if err := b.cache.List(ctx, &list, client.InNamespace(b.opts.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list workflows: %w", err)
 	}
 	out := make([]clusteragent.WorkflowState, 0, len(list.Items))

@@ -161,6 +161,7 @@ func stateOf(wf *wfv1.Workflow) clusteragent.WorkflowState {
 		Message: wf.Status.Message,
 		Nodes:   nodes,
 		Outputs: maps.Clone(wf.Status.Outputs),
+		Version: string(wf.UID) + "/" + wf.ResourceVersion,
 	}
 }
 

@@ -64,11 +64,20 @@ func TestDeleteAgainWritesNothing(t *testing.T) {
 	if err := b.Delete(ctx, a.Key(), 1); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
+	// At once, while the cache most likely still shows the workflow and
+	// its pod, and again once it no longer does.
+	before := b.Writes()
+	if err := b.Delete(ctx, a.Key(), 1); err != nil {
+		t.Fatalf("immediate second Delete: %v", err)
+	}
+	if got := b.Writes() - before; got != 0 {
+		t.Errorf("immediate second Delete wrote %d times, want 0", got)
+	}
 	kubetest.Eventually(t, 10*time.Second, "the cache to drop the workflow and its pod", func() (bool, error) {
 		_, ok := find(t, b, a.Key(), 1)
 		return !ok, nil
 	})
-	before := b.Writes()
+	before = b.Writes()
 	if err := b.Delete(ctx, a.Key(), 1); err != nil {
 		t.Fatalf("second Delete: %v", err)
 	}

@@ -7,6 +7,8 @@
 // Each attempt of a node is one pod named <workflow>-<node>-<attempt>, with
 // restartPolicy Never, the label workflow.federation.dev/name=<workflow>, and
 // the Workflow as its controlling owner. Its single container is named "task".
+// No service account token is mounted: a task does not talk to the member's
+// API.
 //
 //   - Inputs: every input binding of the node (fromInput, fromNode+output, or
 //     value) reaches the container as an environment variable

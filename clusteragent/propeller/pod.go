@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	wfv1 "github.com/federation-dev/federation/api/workflow/v1alpha1"
@@ -97,6 +98,11 @@ func buildPod(wf *wfv1.Workflow, n *wfv1.TaskNode, attempt int32, inputs map[str
 		},
 		Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever,
+			// A task has no business with the member's API: no token is
+			// mounted. (It also keeps the projected token volume, its
+			// mount and their status out of every pod object the API
+			// server stores, encodes and sends to each watcher.)
+			AutomountServiceAccountToken: ptr.To(false),
 			Containers: []corev1.Container{{
 				Name:                     ContainerName,
 				Image:                    n.Image,

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
@@ -26,6 +27,10 @@ import (
 // DefaultTTLAfterFinished is how long a finished workflow is kept when its
 // spec names no TTL (the CRD also defaults it).
 const DefaultTTLAfterFinished = 10 * time.Minute
+
+// DefaultMaxConcurrentReconciles is how many workflows the loop reconciles
+// at once when MaxConcurrentReconciles is zero.
+const DefaultMaxConcurrentReconciles = 16
 
 // staleRetry is how soon a reconcile that saw an older copy of the workflow
 // than the one it last wrote looks again (the watch event usually comes
@@ -52,7 +57,7 @@ type WorkflowReconciler struct {
 	// or deleted a workflow. It must not block.
 	OnChange func(types.NamespacedName)
 	// MaxConcurrentReconciles bounds parallel reconciles (of different
-	// workflows); zero means 4.
+	// workflows); zero means DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
 	// Cache, if set, is consulted before the first pod of a node marked
 	// cache (cache.go); CacheMaxWait bounds waiting for another run of the
@@ -80,11 +85,14 @@ type lastWrite struct {
 func (r *WorkflowReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	n := r.MaxConcurrentReconciles
 	if n <= 0 {
-		n = 4
+		n = DefaultMaxConcurrentReconciles
+	}
+	if err := IndexPodsByWorkflow(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&wfv1.Workflow{}).
-		Owns(&corev1.Pod{}).
+		Owns(&corev1.Pod{}, builder.WithPredicates(podEventMatters)).
 		Named("workflow").
 		// Tests and embedders may run several managers in one process.
 		WithOptions(controller.Options{MaxConcurrentReconciles: n, SkipNameValidation: ptr.To(true)}).
@@ -164,7 +172,7 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 // listPods returns the workflow's pods from the cache, by name.
 func (r *WorkflowReconciler) listPods(ctx context.Context, wf *wfv1.Workflow) (map[string]*corev1.Pod, error) {
 	var list corev1.PodList
-	if err := r.Client.List(ctx, &list, client.InNamespace(wf.Namespace), client.MatchingLabels{LabelWorkflow: wf.Name}); err != nil {
+	if err := r.Client.List(ctx, &list, client.InNamespace(wf.Namespace), client.MatchingFields{IndexPodWorkflow: wf.Name}); err != nil {
 		return nil, fmt.Errorf("list pods of workflow %s/%s: %w", wf.Namespace, wf.Name, err)
 	}
 	pods := make(map[string]*corev1.Pod, len(list.Items))
@@ -194,7 +202,7 @@ func (r *WorkflowReconciler) collect(ctx context.Context, wf *wfv1.Workflow, now
 		return ctrl.Result{}, err
 	}
 	if len(pods) > 0 {
-		if err := r.Client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(wf.Namespace), client.MatchingLabels{LabelWorkflow: wf.Name}); err != nil && !apierrors.IsNotFound(err) {
+		if err := r.Client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(wf.Namespace), client.MatchingLabels{LabelWorkflow: wf.Name}, FromWatchCache); err != nil && !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, fmt.Errorf("delete pods of finished workflow %s: %w", key, err)
 		}
 	}

@@ -28,6 +28,11 @@ const (
 	// because several clusters may start at once on two shared cores.
 	etcdReadyTimeout      = 30 * time.Second
 	apiserverReadyTimeout = 90 * time.Second
+	// defaultAPIServerGOGC trims ~30 MB of kube-apiserver's RSS (about 280
+	// -> 250 MB) for little CPU at test loads; a GOMEMLIMIT would trim more
+	// but can make the GC spin under load on two shared cores. See
+	// ClusterOptions.APIServerGOGC.
+	defaultAPIServerGOGC = 50
 )
 
 // startEtcd starts a single-member etcd and returns its client URL.
@@ -72,7 +77,7 @@ func (c *Cluster) startEtcd(ctx context.Context, binDir string) (string, error) 
 
 // startAPIServer starts kube-apiserver with token auth (one admin token in
 // system:masters), then fills in c's RESTConfig, Kubeconfig and Client.
-func (c *Cluster) startAPIServer(ctx context.Context, binDir, etcdURL string, keys *pki, token string) error {
+func (c *Cluster) startAPIServer(ctx context.Context, binDir, etcdURL string, keys *pki, token string, gogc int) error {
 	tokenFile := filepath.Join(c.Dir, "pki", "tokens.csv")
 	if err := os.WriteFile(tokenFile, []byte(token+`,admin,admin,"system:masters"`+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write token file: %w", err)
@@ -106,13 +111,12 @@ func (c *Cluster) startAPIServer(ctx context.Context, binDir, etcdURL string, ke
 			// Memory and CPU: one client, no load to shed, no HA peers.
 			"--enable-priority-and-fairness=false",
 			"--endpoint-reconciler-type=none",
-			"--profiling=false",
+			// /debug/pprof, as by default: it costs nothing until asked,
+			// and lets a benchmark see where the API server spends.
+			"--profiling=true",
 			"--event-ttl=30m",
 			"--v=1",
-			// GOGC=50 trims ~30 MB of RSS (about 280 -> 250 MB) for little
-			// CPU; a GOMEMLIMIT would trim more but can make the GC spin
-			// under load on two shared cores.
-		}, []string{"GOGC=50"})
+		}, []string{"GOGC=" + strconv.Itoa(gogc)})
 		if err != nil {
 			return err
 		}

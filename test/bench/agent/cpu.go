@@ -67,3 +67,32 @@ func (s cpuSample) since(before cpuSample) cpuSample {
 	}
 	return out
 }
+
+// machineCPU is the CPU time every process on the machine has used so far
+// (busy time summed over all CPUs, from /proc/stat), to tell what others
+// ran beside the benchmark; 0 if unreadable.
+func machineCPU() time.Duration {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	// user nice system idle iowait irq softirq steal: all but idle and
+	// iowait.
+	for i, v := range f[1:9] {
+		if i == 3 || i == 4 {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0
+		}
+		busy += n
+	}
+	return time.Duration(busy) * clockTick
+}

@@ -1,19 +1,22 @@
-// Command agent measures one cluster agent on one real member cluster:
-// workflows of 3 chained task nodes completed per minute, and the writes
-// the agent sends to the member's API server per task node.
+// Command agent measures cluster agents on real member clusters: workflows
+// of 3 chained task nodes completed per minute, submit-to-running latency,
+// the writes the agents send to the members' API servers per task node, and
+// the CPU each part uses.
 //
-//	go run ./test/bench/agent [--workflows 1000] [--out FILE.md] [--cpuprofile FILE]
+//	go run ./test/bench/agent [--workflows 1000] [--clusters 1] [--out FILE.md] [--cpuprofile FILE]
 //
-// The member cluster is a testbed cluster (etcd, kube-apiserver,
+// Each member cluster is a testbed cluster (etcd, kube-apiserver,
 // kube-scheduler and kwok, which completes task pods as soon as they run).
-// The control plane is one bin/federation-server process; the agent (the
-// session and the kube backend with its propeller loop) runs in this
-// process with the same defaults as bin/cluster-agent, so that its writes
-// are counted exactly (the backend's Writes) and it can be profiled. It
-// needs `make build testbin`, and ends everything it started.
+// The control plane is one bin/federation-server process, every cluster
+// registered with the same weight; the agents (each a session and a kube
+// backend with its propeller loop) run in this process with the same
+// defaults as bin/cluster-agent, so that their writes are counted exactly
+// (the backends' Writes) and they can be profiled. It needs `make build
+// testbin`, and ends everything it started.
 //
 // Targets (issue 4): at least 1,000 three-node workflows per minute through
 // one agent; at most 3 API writes per task node beyond creating its pod.
+// Issue 8 runs it with --clusters 3 --workflows 10000.
 package main
 
 import (
@@ -34,32 +37,43 @@ const (
 	targetPerMinute      = 1000
 	targetWritesPerNode  = 3.0
 	maxWorkflows         = 20000
+	maxClusters          = 8
 	defaultWorkflows     = 1000
-	defaultRunTimeout    = 5 * time.Minute
 	nodesPerWorkflowSpec = 3
 )
 
 // config is every flag, validated before anything starts.
 type config struct {
 	workflows   int
+	clusters    int
 	out         string
 	binDir      string
 	timeout     time.Duration
 	cpuProfile  string
 	reconcilers int
 	keep        bool
+	// apiserverProfile, if set, receives a CPU profile of the member's
+	// kube-apiserver over the first apiserverProfileFor of the run.
+	apiserverProfile    string
+	apiserverProfileFor time.Duration
+	// progress, if positive, is how often a progress line is written.
+	progress time.Duration
 }
 
 func parseFlags(args []string) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.IntVar(&c.workflows, "workflows", defaultWorkflows, "workflows of 3 nodes to run")
+	fs.IntVar(&c.clusters, "clusters", 1, "member clusters, each with its own agent")
 	fs.StringVar(&c.out, "out", "", "also write the report as Markdown to this file")
 	fs.StringVar(&c.binDir, "bin", "", "folder with federation-server (default <repo>/bin)")
-	fs.DurationVar(&c.timeout, "timeout", defaultRunTimeout, "give up when the workflows have not finished by then")
+	fs.DurationVar(&c.timeout, "timeout", 0, "give up when the workflows have not finished by then (0: 5m plus 1m per 1,000 workflows)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the agent) over the measured run")
 	fs.IntVar(&c.reconcilers, "reconcilers", 0, "propeller MaxConcurrentReconciles (0: the backend's default, as bin/cluster-agent)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the logs folder")
+	fs.StringVar(&c.apiserverProfile, "apiserver-profile", "", "write a CPU profile of the (first) member's kube-apiserver (first --apiserver-profile-for of the run)")
+	fs.DurationVar(&c.progress, "progress", 0, "write a progress line (workflows by phase, pods, CPU) this often (0: none)")
+	fs.DurationVar(&c.apiserverProfileFor, "apiserver-profile-for", 30*time.Second, "how long --apiserver-profile profiles")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -70,13 +84,25 @@ func parseFlags(args []string) (*config, error) {
 	if c.workflows < 1 || c.workflows > maxWorkflows {
 		errs = append(errs, fmt.Errorf("--workflows %d: want 1 to %d", c.workflows, maxWorkflows))
 	}
-	if c.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("--timeout %s: must be positive", c.timeout))
+	if c.clusters < 1 || c.clusters > maxClusters {
+		errs = append(errs, fmt.Errorf("--clusters %d: want 1 to %d", c.clusters, maxClusters))
+	}
+	if c.timeout < 0 {
+		errs = append(errs, fmt.Errorf("--timeout %s: must not be negative", c.timeout))
 	}
 	if c.reconcilers < 0 {
 		errs = append(errs, fmt.Errorf("--reconcilers %d: must not be negative", c.reconcilers))
 	}
 	return c, errors.Join(errs...)
+}
+
+// runTimeout is --timeout, or by default 5 minutes plus one per 1,000
+// workflows.
+func (c *config) runTimeout() time.Duration {
+	if c.timeout > 0 {
+		return c.timeout
+	}
+	return 5*time.Minute + time.Duration(c.workflows)*time.Minute/1000
 }
 
 func main() {

@@ -18,44 +18,71 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
-	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
 	"github.com/federation-dev/federation/clusteragent"
 	"github.com/federation-dev/federation/clusteragent/kube"
-	"github.com/federation-dev/federation/clusteragent/propeller"
 	fedclient "github.com/federation-dev/federation/federation/client"
 	"github.com/federation-dev/federation/test/testbed"
 )
 
 const (
+	// clusterName names the member cluster of a one-cluster run; with
+	// --clusters N they are bench-1 ... bench-N.
 	clusterName = "bench"
 	// submitWorkers submit concurrently: submission is not what is measured.
 	submitWorkers = 32
-	// gcTimeout bounds the wait for the agent to delete what finished, so
-	// that its deletes are counted too.
-	gcTimeout = 60 * time.Second
+	// gcTimeout bounds the wait for the agents to delete what finished, so
+	// that their deletes are counted too.
+	gcTimeout = 2 * time.Minute
 )
 
-// benchNodes are the member cluster's fake nodes: ample for every workflow
-// to be live at once (each holds one 100m/64Mi pod at a time).
-var benchNodes = []testbed.NodeSpec{
-	{Name: "bench-0", CPU: "64", Memory: "256Gi", Pods: "1000"},
-	{Name: "bench-1", CPU: "64", Memory: "256Gi", Pods: "1000"},
-	{Name: "bench-2", CPU: "64", Memory: "256Gi", Pods: "1000"},
-	{Name: "bench-3", CPU: "64", Memory: "256Gi", Pods: "1000"},
+// benchAPIServerGOGC runs the members' kube-apiservers with Go's default GC
+// target, as a production API server runs, rather than the testbed's
+// memory-saving 50 (see testbed.ClusterOptions.APIServerGOGC).
+const benchAPIServerGOGC = 100
+
+// benchNodes are a member cluster's fake nodes for perCluster workflows:
+// ample for every one of them to be live at once (each holds one 100m/64Mi
+// pod at a time): 4 nodes of 64 CPU, 256Gi and 1,000 pods per 1,000
+// workflows.
+func benchNodes(perCluster int) []testbed.NodeSpec {
+	scale := max(1, (perCluster+999)/1000)
+	nodes := make([]testbed.NodeSpec, 4)
+	for i := range nodes {
+		nodes[i] = testbed.NodeSpec{Name: fmt.Sprintf("bench-%d", i), CPU: fmt.Sprint(64 * scale),
+			Memory: fmt.Sprintf("%dGi", 256*scale), Pods: fmt.Sprint(1000 * scale)}
+	}
+	return nodes
 }
 
-// run starts the member cluster, the control plane and the agent, runs the
-// workflows and measures. progress receives what it is doing.
+// member is one member cluster and its agent (in this process).
+type member struct {
+	name    string
+	cluster *testbed.Cluster
+	backend *kube.Backend
+	agent   *clusteragent.Agent
+}
+
+func clusterNames(n int) []string {
+	if n == 1 {
+		return []string{clusterName}
+	}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s-%d", clusterName, i+1)
+	}
+	return names
+}
+
+// run starts the member clusters, the control plane and the agents, runs
+// the workflows and measures. progress receives what it is doing.
 func run(ctx context.Context, cfg *config, progress io.Writer) (*result, error) {
 	say := func(format string, args ...any) { fmt.Fprintf(progress, format+"\n", args...) }
-	ctx, cancel := context.WithTimeout(ctx, cfg.timeout+3*time.Minute)
+	timeout := cfg.runTimeout()
+	ctx, cancel := context.WithTimeout(ctx, timeout+3*time.Minute)
 	defer cancel()
 	binDir := cfg.binDir
 	if binDir == "" {
@@ -82,12 +109,22 @@ func run(ctx context.Context, cfg *config, progress io.Writer) (*result, error) 
 		defer os.RemoveAll(dir)
 	}
 
-	say("starting the member cluster (%d fake nodes)", len(benchNodes))
-	cluster, err := testbed.Start(ctx, testbed.ClusterOptions{Name: clusterName, Nodes: benchNodes})
+	names := clusterNames(cfg.clusters)
+	nodes := benchNodes((cfg.workflows + cfg.clusters - 1) / cfg.clusters)
+	say("starting %d member cluster(s) (%d fake nodes each)", len(names), len(nodes))
+	opts := make([]testbed.ClusterOptions, len(names))
+	for i, name := range names {
+		opts[i] = testbed.ClusterOptions{Name: name, Nodes: nodes, APIServerGOGC: benchAPIServerGOGC}
+	}
+	clusters, err := testbed.StartN(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = cluster.Stop() }() // best effort: the numbers are already taken
+	members := make([]*member, len(clusters))
+	for i, c := range clusters {
+		members[i] = &member{name: names[i], cluster: c}
+		defer func() { _ = c.Stop() }() // best effort: the numbers are already taken
+	}
 
 	say("starting the control plane")
 	httpAddr, raftAddr := freeAddr(), freeAddr()
@@ -103,68 +140,80 @@ func run(ctx context.Context, cfg *config, progress io.Writer) (*result, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := waitFor(ctx, cp, 30*time.Second, "the control plane", func() error {
-		_, _, err := fc.RegisterCluster(ctx, v1.ClusterSpec{Name: clusterName, Weight: 1})
-		return err
-	}); err != nil {
-		return nil, err
+	for _, m := range members {
+		if err := waitFor(ctx, cp, 30*time.Second, "the control plane", func() error {
+			_, _, err := fc.RegisterCluster(ctx, v1.ClusterSpec{Name: m.name, Weight: 1})
+			return err
+		}); err != nil {
+			return nil, err
+		}
 	}
 
-	// The agent, in this process, as bin/cluster-agent builds it.
+	// The agents, in this process, as bin/cluster-agent builds them.
 	logf, err := os.Create(filepath.Join(dir, "agent.log"))
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
 	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rc, err := clientcmd.BuildConfigFromFlags("", cluster.Kubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	backend, err := kube.New(rc, kube.Options{InstallCRD: true, MetricsAddr: "0", Logger: log, MaxConcurrentReconciles: cfg.reconcilers})
-	if err != nil {
-		return nil, err
-	}
-	agent, err := clusteragent.New(clusteragent.Config{Cluster: clusterName, Version: "bench", HeartbeatInterval: 500 * time.Millisecond,
-		Registry: prometheus.NewRegistry(), Logger: log}, fc, backend)
-	if err != nil {
-		return nil, err
-	}
-	agentCtx, stopAgent := context.WithCancel(ctx)
+	agentCtx, stopAgents := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {
-		stopAgent()
+		stopAgents()
 		wg.Wait()
 	}()
-	agentErr := make(chan error, 2)
-	wg.Go(func() { agentErr <- backend.Run(agentCtx) })
-	wg.Go(func() { agentErr <- agent.Run(agentCtx) })
+	agentErr := make(chan error, 2*len(members))
+	for _, m := range members {
+		rc, err := clientcmd.BuildConfigFromFlags("", m.cluster.Kubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		m.backend, err = kube.New(rc, kube.Options{InstallCRD: true, MetricsAddr: "0", Logger: log.With("cluster", m.name), MaxConcurrentReconciles: cfg.reconcilers})
+		if err != nil {
+			return nil, err
+		}
+		m.agent, err = clusteragent.New(clusteragent.Config{Cluster: m.name, Version: "bench", HeartbeatInterval: 500 * time.Millisecond,
+			Registry: prometheus.NewRegistry(), Logger: log}, fc, m.backend)
+		if err != nil {
+			return nil, err
+		}
+		wg.Go(func() { agentErr <- wrapErr(m.name, m.backend.Run(agentCtx)) })
+		wg.Go(func() { agentErr <- wrapErr(m.name, m.agent.Run(agentCtx)) })
+	}
+	for _, m := range members {
+		if err := waitFor(ctx, cp, 60*time.Second, "the first heartbeat of the agent of "+m.name, func() error {
+			select {
+			case err := <-agentErr:
+				return backoffStop{fmt.Errorf("agent stopped: %w", err)}
+			default:
+			}
+			cl, err := fc.GetCluster(ctx, m.name)
+			if err != nil {
+				return err
+			}
+			if cl.State != v1.ClusterReady || !cl.Healthy || cl.Capacity == nil {
+				return fmt.Errorf("cluster %s healthy %v", cl.State, cl.Healthy)
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
 
-	pods, err := countPods(agentCtx, cluster, &wg)
+	pids := []int{cp.cmd.Process.Pid}
+	for _, m := range members {
+		pids = append(pids, m.cluster.Pids()...)
+	}
+	memberBefore, err := allMemberWrites(ctx, members)
 	if err != nil {
 		return nil, err
 	}
-	if err := waitFor(ctx, cp, 60*time.Second, "the agent's first heartbeat", func() error {
-		select {
-		case err := <-agentErr:
-			return backoffStop{fmt.Errorf("agent stopped: %w", err)}
-		default:
-		}
-		cl, err := fc.GetCluster(ctx, clusterName)
-		if err != nil {
-			return err
-		}
-		if cl.State != v1.ClusterReady || !cl.Healthy || cl.Capacity == nil {
-			return fmt.Errorf("cluster %s healthy %v", cl.State, cl.Healthy)
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-
-	pids := append(cluster.Pids(), cp.cmd.Process.Pid)
 	cpuBefore := sampleCPU(pids)
-	writesBefore := backend.Writes()
+	machineBefore := machineCPU()
+	var writesBefore int64
+	for _, m := range members {
+		writesBefore += m.backend.Writes()
+	}
 	byVerbBefore := writesByVerb()
 	if cfg.cpuProfile != "" {
 		f, err := os.Create(cfg.cpuProfile)
@@ -184,39 +233,64 @@ func run(ctx context.Context, cfg *config, progress io.Writer) (*result, error) 
 		specs[i] = benchSpec(fmt.Sprintf("wf-%05d", i))
 	}
 	start := time.Now()
+	if cfg.progress > 0 {
+		pctx, stopProgress := context.WithCancel(ctx)
+		defer stopProgress()
+		backends := make([]lister, len(members))
+		for i, m := range members {
+			backends[i] = m.backend
+		}
+		go logProgress(pctx, progress, cfg.progress, backends, func() []int { return pids })
+	}
+	profDone := make(chan error, 1)
+	if cfg.apiserverProfile != "" {
+		go func() {
+			profDone <- profileAPIServer(ctx, members[0].cluster, cfg.apiserverProfileFor, cfg.apiserverProfile)
+		}()
+	} else {
+		profDone <- nil
+	}
 	if err := submitAll(ctx, fc, specs); err != nil {
 		return nil, err
 	}
 	submitted := time.Since(start)
 	say("submitted in %s; waiting for them to finish", submitted.Round(time.Millisecond))
-	if err := waitFor(ctx, cp, cfg.timeout, "every workflow to finish", func() error {
+	if err := waitFor(ctx, cp, timeout, "every workflow to finish", func() error {
 		// Cheap on both sides, so that polling does not compete with
-		// what is measured: the cluster's count of executions it holds,
+		// what is measured: each cluster's count of executions it holds,
 		// and whether any is still queued.
-		cl, err := fc.GetCluster(ctx, clusterName)
-		if err != nil {
-			return err
+		running := 0
+		for _, m := range members {
+			cl, err := fc.GetCluster(ctx, m.name)
+			if err != nil {
+				return err
+			}
+			running += cl.Running
 		}
 		queued, err := fc.ListExecutions(ctx, fedclient.ListOptions{Phase: v1.PhaseQueued, Limit: 1, Stale: true})
 		if err != nil {
 			return err
 		}
-		if cl.Running > 0 || len(queued.Items) > 0 {
-			return fmt.Errorf("%d on the cluster, queue empty: %v", cl.Running, len(queued.Items) == 0)
+		if running > 0 || len(queued.Items) > 0 {
+			return fmt.Errorf("%d on the clusters, queue empty: %v", running, len(queued.Items) == 0)
 		}
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	// Finished on the federation; the agent still deletes what finished.
+	// Finished on the federation; the agents still delete what finished.
 	// Those deletes belong to the workflows' cost.
-	if err := waitFor(ctx, cp, gcTimeout, "the agent to collect the finished workflows", func() error {
-		l, err := backend.List(ctx)
-		if err != nil {
-			return err
+	if err := waitFor(ctx, cp, gcTimeout, "the agents to collect the finished workflows", func() error {
+		left := 0
+		for _, m := range members {
+			l, err := m.backend.List(ctx)
+			if err != nil {
+				return err
+			}
+			left += len(l)
 		}
-		if len(l) > 0 {
-			return fmt.Errorf("%d workflows left", len(l))
+		if left > 0 {
+			return fmt.Errorf("%d workflows left", left)
 		}
 		return nil
 	}); err != nil {
@@ -226,25 +300,63 @@ func run(ctx context.Context, cfg *config, progress io.Writer) (*result, error) 
 		pprof.StopCPUProfile()
 	}
 	cpuUsed := sampleCPU(pids).since(cpuBefore)
+	machineUsed := machineCPU() - machineBefore
+	memberAfter, err := allMemberWrites(ctx, members)
+	if err != nil {
+		return nil, err
+	}
+	if err := <-profDone; err != nil {
+		return nil, err
+	}
+	var writes int64
+	for _, m := range members {
+		writes += m.backend.Writes()
+	}
 
 	all, err := fc.ListAllExecutions(ctx, fedclient.ListOptions{Limit: 1000})
 	if err != nil {
 		return nil, err
 	}
+	member := memberAfter.since(memberBefore)
 	res := &result{
 		Workflows:   cfg.workflows,
+		Clusters:    len(members),
 		Nodes:       cfg.workflows * nodesPerWorkflowSpec,
-		PodsCreated: pods.count(),
+		PodsCreated: int(member.podsCreated()),
 		Submit:      submitted,
-		Writes:      backend.Writes() - writesBefore,
+		Writes:      writes - writesBefore,
 		ByVerb:      subVerbs(writesByVerb(), byVerbBefore),
 		Reconcilers: cfg.reconcilers,
-		NodesDesc:   describeNodes(benchNodes),
+		NodesDesc:   describeNodes(nodes),
 		Machine:     probeMachine(),
 		CPU:         cpuUsed,
+		MachineCPU:  machineUsed,
+		Member:      member,
 	}
 	res.fromExecutions(all)
 	return res, nil
+}
+
+func wrapErr(name string, err error) error {
+	if err == nil {
+		return fmt.Errorf("%s: stopped", name)
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// allMemberWrites sums the members' API server request counters.
+func allMemberWrites(ctx context.Context, members []*member) (requestCounts, error) {
+	sum := requestCounts{}
+	for _, m := range members {
+		c, err := memberWrites(ctx, m.cluster)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.name, err)
+		}
+		for k, v := range c {
+			sum[k] += v
+		}
+	}
+	return sum, nil
 }
 
 // finishQuantiles are the shares of workflows whose finish time the
@@ -282,46 +394,6 @@ func submitAll(ctx context.Context, c *fedclient.Client, specs []v1.ExecutionSpe
 	close(next)
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// podCounter counts the distinct task pods created in the member cluster.
-type podCounter struct {
-	mu   sync.Mutex
-	seen map[string]struct{}
-}
-
-func (p *podCounter) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.seen)
-}
-
-// countPods watches the task pods of the agent's namespace until ctx ends.
-func countPods(ctx context.Context, cluster *testbed.Cluster, wg *sync.WaitGroup) (*podCounter, error) {
-	pc := &podCounter{seen: map[string]struct{}{}}
-	f := informers.NewSharedInformerFactoryWithOptions(cluster.Client, 0, informers.WithNamespace(kube.DefaultNamespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = propeller.LabelWorkflow }))
-	inf := f.Core().V1().Pods().Informer()
-	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: func(obj any) {
-		if p, ok := obj.(*corev1.Pod); ok {
-			pc.mu.Lock()
-			pc.seen[p.Name] = struct{}{}
-			pc.mu.Unlock()
-		}
-	}}); err != nil {
-		return nil, err
-	}
-	f.Start(ctx.Done())
-	wg.Go(func() {
-		<-ctx.Done()
-		f.Shutdown()
-	})
-	for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return nil, fmt.Errorf("pod watch %v did not sync", typ)
-		}
-	}
-	return pc, nil
 }
 
 // writesByVerb reads clusteragent_api_writes_total from controller-
@@ -452,11 +524,17 @@ func freeAddr() string {
 	return l.Addr().String()
 }
 
+// runningQuantiles are the quantiles of submit-to-running the report shows.
+var runningQuantiles = []float64{0.5, 0.9, 0.99, 1}
+
 // fromExecutions fills the outcome and timings from the federation's
-// records: from the first submission to the last finish, and the steady
-// rate between the 10th and 90th percentile of finishes.
+// records: from the first submission to the last finish, the steady rate
+// between the 10th and 90th percentile of finishes, and each workflow's
+// submit-to-running latency (submission to its first Running).
 func (r *result) fromExecutions(all []v1.Execution) {
 	var submitted, finished []time.Time
+	var toRunning []time.Duration
+	r.PerCluster = map[string]int{}
 	for _, ex := range all {
 		switch ex.Phase {
 		case v1.PhaseSucceeded:
@@ -464,14 +542,29 @@ func (r *result) fromExecutions(all []v1.Execution) {
 		default:
 			r.Failed++
 		}
+		if ex.Cluster != "" {
+			r.PerCluster[ex.Cluster]++
+		}
 		if len(ex.History) > 0 {
 			submitted = append(submitted, ex.History[0].At)
+			for _, h := range ex.History {
+				if h.Phase == v1.PhaseRunning {
+					toRunning = append(toRunning, h.At.Sub(ex.History[0].At))
+					break
+				}
+			}
 		}
 		for _, h := range slices.Backward(ex.History) {
 			if h.Phase.Terminal() {
 				finished = append(finished, h.At)
 				break
 			}
+		}
+	}
+	if len(toRunning) > 0 {
+		slices.Sort(toRunning)
+		for _, q := range runningQuantiles {
+			r.ToRunning = append(r.ToRunning, toRunning[min(int(q*float64(len(toRunning))), len(toRunning)-1)])
 		}
 	}
 	if len(submitted) == 0 || len(finished) == 0 {
