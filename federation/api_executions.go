@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -49,8 +50,26 @@ func (s *Server) submitExecution(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, ex)
 		return
 	}
+	// Backpressure: while placement is behind, a new submission waits for
+	// the scheduler or is refused (admission.go).
+	release, err := s.adm.admit(r.Context(), s.node.State(), 1)
+	if err != nil {
+		var over *overloadError
+		switch {
+		case errors.As(err, &over):
+			s.metrics.submissions.WithLabelValues("overloaded").Inc()
+			s.writeOverloaded(w, r, over)
+		case r.Context().Err() != nil:
+			// The client went away while waiting: nothing to answer.
+		default:
+			s.metrics.submissions.WithLabelValues("error").Inc()
+			s.writeError(w, r, err)
+		}
+		return
+	}
 	// Shared: the answer is only encoded, so the stored version needs no copy.
 	res, err := s.node.ApplyShared(r.Context(), raftstore.Command{Type: raftstore.CmdSubmit, Submit: sub})
+	release()
 	if err == nil {
 		err = res.Err
 	}
@@ -66,6 +85,12 @@ func (s *Server) submitExecution(w http.ResponseWriter, r *http.Request) {
 		s.metrics.submitLatency.Observe(time.Since(start).Seconds())
 	}
 	s.metrics.submissions.WithLabelValues(result).Inc()
+	if res.Created {
+		// The stored spec is the one just rendered: only a new execution's
+		// spec is known to be this request's.
+		writeSubmitted(w, status, sub.Canonical(), res.Execution)
+		return
+	}
 	writeJSONFast(w, status, res.Execution)
 }
 

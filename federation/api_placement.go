@@ -12,7 +12,7 @@ import (
 func (s *Server) explain(ex *v1.Execution) v1.Explanation {
 	sc := newScheduler(s)
 	snap := sc.snapshot(s.node.State(), now())
-	e := placement.Explain(snap, sc.pendingOf(ex), s.cfg.Placement)
+	e := placement.Explain(snap, pendingOf(ex, ex.Workflow.PeakResources()), s.cfg.Placement)
 	out := v1.Explanation{Key: ex.Key(), Chosen: e.Chosen, Summary: e.Summary, Clusters: make([]v1.ClusterVerdict, 0, len(e.Clusters))}
 	for _, v := range e.Clusters {
 		out.Clusters = append(out.Clusters, v1.ClusterVerdict{Cluster: v.Cluster, Feasible: v.Feasible, Filter: v.Filter, Reason: v.Reason, Scores: v.Scores, Total: v.Total})

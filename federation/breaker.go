@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -38,6 +39,7 @@ type tracked struct {
 	attempt  int
 	since    time.Time // when it was placed on the cluster
 	timedOut bool      // its start timeout has been counted already
+	seen     uint64    // the last walk that found it Assigned
 }
 
 // breakerApplier commits a breaker state; Server.apply in production.
@@ -58,9 +60,24 @@ type breakerSet struct {
 	apply       breakerApplier
 	onChange    func(cluster, from, to string)
 
-	cbs     map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]
-	watched map[string]tracked // by execution key string
+	cbs map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]
+	// watched is updated in place by every walk over the Assigned
+	// executions: no allocation per execution and walk.
+	watched map[v1.ExecutionKey]*tracked
+	gen     uint64 // counts walks
+	// nextWalk is when the next walk may start: walks are spaced by
+	// walkSpacing times the last one's duration.
+	nextWalk time.Time
 }
+
+// walkSpacing spaces the walks over the Assigned executions by that many
+// times the last walk's duration, so they take at most about 1/walkSpacing
+// of a core however many executions wait to start (a burst leaves many
+// Assigned at once). With few, that is every tick; with a million, every
+// few seconds: breakers then learn of starts and start timeouts that much
+// later, which their thresholds (consecutive failures, a start timeout of
+// minutes) easily absorb.
+const walkSpacing = 20
 
 func newBreakerSet(failures uint32, openFor, startWithin time.Duration, apply breakerApplier, onChange func(cluster, from, to string)) *breakerSet {
 	return &breakerSet{
@@ -70,7 +87,7 @@ func newBreakerSet(failures uint32, openFor, startWithin time.Duration, apply br
 		apply:       apply,
 		onChange:    onChange,
 		cbs:         map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]{},
-		watched:     map[string]tracked{},
+		watched:     map[v1.ExecutionKey]*tracked{},
 	}
 }
 
@@ -127,50 +144,13 @@ func record(cb *gobreaker.TwoStepCircuitBreaker[struct{}], outcome error) {
 // from the replicated one.
 func (b *breakerSet) observe(ctx context.Context, st *raftstore.State, at time.Time) {
 	clusters := st.Clusters()
-	seen := make(map[string]bool, len(b.watched))
+	cbs := make(map[string]*gobreaker.TwoStepCircuitBreaker[struct{}], len(clusters))
 	for i := range clusters {
-		c := &clusters[i]
-		cb := b.breaker(c)
-		for _, ex := range st.OnCluster(c.Name) {
-			if ex.Phase != v1.PhaseAssigned {
-				continue
-			}
-			k := ex.Key().String()
-			seen[k] = true
-			t, ok := b.watched[k]
-			if !ok || t.attempt != ex.Attempt || t.cluster != c.Name {
-				t = tracked{key: ex.Key(), cluster: c.Name, attempt: ex.Attempt, since: assignedAt(&ex)}
-			}
-			if !t.timedOut && at.Sub(t.since) > b.startWithin {
-				t.timedOut = true
-				record(cb, errStartTimeout)
-			}
-			b.watched[k] = t
-		}
+		cbs[clusters[i].Name] = b.breaker(&clusters[i])
 	}
-	// Watched executions that are no longer Assigned: see how they left,
-	// in a fixed order (consecutive counts depend on it).
-	var gone []string
-	for k := range b.watched {
-		if !seen[k] {
-			gone = append(gone, k)
-		}
-	}
-	slices.Sort(gone)
-	for _, k := range gone {
-		t := b.watched[k]
-		delete(b.watched, k)
-		cb, ok := b.cbs[t.cluster]
-		if !ok {
-			continue
-		}
-		ex, ok := st.Execution(t.key)
-		if !ok || ex.Attempt != t.attempt || ex.Cluster != t.cluster {
-			continue // requeued or gone: not the breaker's business
-		}
-		if counts, failure := startOutcome(&ex); counts {
-			record(cb, failure)
-		}
+	if start := time.Now(); !start.Before(b.nextWalk) {
+		b.walk(st, at, cbs)
+		b.nextWalk = time.Now().Add(walkSpacing * time.Since(start))
 	}
 	for i := range clusters {
 		c := &clusters[i]
@@ -192,6 +172,59 @@ func (b *breakerSet) observe(ctx context.Context, st *raftstore.State, at time.T
 			delete(b.cbs, name) // removed
 		}
 	}
+}
+
+// walk feeds the breakers what the Assigned executions tell since the last
+// walk: start timeouts, and how those that left Assigned left.
+func (b *breakerSet) walk(st *raftstore.State, at time.Time, cbs map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]) {
+	b.gen++
+	// Only the Assigned executions, and their stored versions, never
+	// copied.
+	st.ForEachAssigned(func(ex *v1.Execution) bool {
+		cb, ok := cbs[ex.Cluster]
+		if !ok {
+			return true // its cluster was registered after the list was read
+		}
+		k := ex.Key()
+		t := b.watched[k]
+		if t == nil || t.attempt != ex.Attempt || t.cluster != ex.Cluster {
+			t = &tracked{key: k, cluster: ex.Cluster, attempt: ex.Attempt, since: assignedAt(ex)}
+			b.watched[k] = t
+		}
+		t.seen = b.gen
+		if !t.timedOut && at.Sub(t.since) > b.startWithin {
+			t.timedOut = true
+			record(cb, errStartTimeout)
+		}
+		return true
+	})
+	// Watched executions that are no longer Assigned: see how they left,
+	// in a fixed order (consecutive counts depend on it).
+	var gone []*tracked
+	for _, t := range b.watched {
+		if t.seen != b.gen {
+			gone = append(gone, t)
+		}
+	}
+	slices.SortFunc(gone, func(a, b *tracked) int { return compareKeys(a.key, b.key) })
+	for _, t := range gone {
+		delete(b.watched, t.key)
+		cb, ok := b.cbs[t.cluster]
+		if !ok {
+			continue
+		}
+		ex, ok := st.Execution(t.key)
+		if !ok || ex.Attempt != t.attempt || ex.Cluster != t.cluster {
+			continue // requeued or gone: not the breaker's business
+		}
+		if counts, failure := startOutcome(&ex); counts {
+			record(cb, failure)
+		}
+	}
+}
+
+func compareKeys(a, b v1.ExecutionKey) int {
+	return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(a.Domain, b.Domain), cmp.Compare(a.Name, b.Name))
 }
 
 // startOutcome says what an execution that left Assigned tells about its

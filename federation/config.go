@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
 	"github.com/federation-dev/federation/placement"
+	"github.com/federation-dev/federation/raftstore"
 )
 
 // Config is everything a replica needs, filled from flags and validated
@@ -51,6 +52,17 @@ type Config struct {
 	// SchedulerInterval is how often the scheduler runs without a change,
 	// for time-based eligibility (settle times).
 	SchedulerInterval time.Duration
+	// MaxPlacementLag bounds the submissions committed but not yet
+	// examined by a scheduler round (admission.go): over it, a submission
+	// waits up to AdmissionWait for the scheduler, then gets 429. Zero
+	// turns admission control off.
+	MaxPlacementLag int
+	AdmissionWait   time.Duration
+	// OnAssigned, when set, is called by the scheduler with the results of
+	// each batch of assignments it committed and the time they were
+	// acknowledged, for benchmarks and tests. It must be quick and must
+	// not modify the results, which are the stored versions.
+	OnAssigned func(results []raftstore.Result, acked time.Time)
 	// Retention is how long a terminal execution stays in the hot state
 	// before the leader archives it (retention.go); zero keeps everything
 	// hot.
@@ -89,6 +101,8 @@ func DefaultConfig() Config {
 		RequeueRate:       50,
 		LongPollMax:       30 * time.Second,
 		SchedulerInterval: time.Second,
+		MaxPlacementLag:   DefaultMaxPlacementLag,
+		AdmissionWait:     time.Second,
 		Retention:         24 * time.Hour,
 		Placement: placement.Options{
 			SpotLabel:          "capacity=spot",
@@ -124,6 +138,12 @@ func (c *Config) Validate() error {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s %s must be positive", d.name, d.v))
 		}
+	}
+	if c.MaxPlacementLag < 0 {
+		errs = append(errs, fmt.Errorf("max placement lag %d must not be negative", c.MaxPlacementLag))
+	}
+	if c.MaxPlacementLag > 0 && c.AdmissionWait <= 0 {
+		errs = append(errs, fmt.Errorf("admission wait %s must be positive", c.AdmissionWait))
 	}
 	if c.Retention < 0 {
 		errs = append(errs, fmt.Errorf("retention %s must not be negative", c.Retention))

@@ -56,7 +56,7 @@ func newMetrics(reg *prometheus.Registry, node *raftstore.Node) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"route", "code"}),
 		submissions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "federation_submissions_total", Help: "Execution submissions by result (created, existing, conflict, invalid, error).",
+			Name: "federation_submissions_total", Help: "Execution submissions by result (created, existing, conflict, invalid, overloaded, error).",
 		}, []string{"result"}),
 		submitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "federation_submit_duration_seconds", Help: "Time from receiving a new submission to its commit on a quorum.",

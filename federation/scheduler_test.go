@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
 	"github.com/federation-dev/federation/federation/client"
+	"github.com/federation-dev/federation/raftstore"
 )
 
 // heartbeater keeps clusters' leases alive through whichever replica answers.
@@ -22,10 +23,10 @@ func heartbeater(t *testing.T, rs []*replica, capacity v1.Capacity, names ...str
 		defer wg.Done()
 		for ctx.Err() == nil {
 			for _, name := range names {
+				// Every replica in turn until one answers; a stopped one
+				// refuses at once. (Reading r.cancel here would race with
+				// replica.stop.)
 				for _, r := range rs {
-					if r.cancel == nil {
-						continue
-					}
 					hctx, done := context.WithTimeout(ctx, time.Second)
 					_, err := r.client.Heartbeat(hctx, name, v1.Heartbeat{Capacity: capacity, AgentVersion: "test"})
 					done()
@@ -202,3 +203,82 @@ func TestExplainAndDryRun(t *testing.T) {
 		t.Fatalf("explain of a pending execution: %+v", e)
 	}
 }
+
+// TestRoundCountsAssignmentsInFlight: a round skips the executions whose
+// assignments are still being committed and counts their needs against
+// their cluster and project, so pipelined rounds never overfill a cluster;
+// once the state has them, the state's running sums count them instead.
+func TestRoundCountsAssignmentsInFlight(t *testing.T) {
+	node := soloLeader(t)
+	srv, err := New(testConfig(), node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := newScheduler(srv)
+	ctx := ctxT(t)
+	st := node.State()
+
+	sp := spec("p", "x")
+	need := sp.Workflow.PeakResources()
+	room := v1.Amounts{MilliCPU: 3 * need.MilliCPU, MemoryBytes: 3 * need.MemoryBytes, Pods: 3 * need.Pods}
+	registerReady(t, node, "east")
+	applyOK(t, node, raftstore.Command{Type: raftstore.CmdHeartbeat, Name: "east", Heartbeat: &v1.Heartbeat{
+		AgentVersion: "test", Capacity: v1.Capacity{Allocatable: room, Free: room}}})
+	var keys []v1.ExecutionKey
+	for i := range 5 {
+		sp := spec("p", fmt.Sprintf("e-%d", i))
+		applyOK(t, node, raftstore.Command{Type: raftstore.CmdSubmit, Submit: &raftstore.SubmitCmd{Spec: sp}})
+		keys = append(keys, sp.Key())
+	}
+	// Two assignments in flight: proposed, not yet applied.
+	sc.mu.Lock()
+	sc.inflight[keys[0]] = inflightAssign{cluster: "east", attempt: 1}
+	sc.inflight[keys[1]] = inflightAssign{cluster: "east", attempt: 1}
+	sc.mu.Unlock()
+	snap := sc.snapshot(st, now())
+	two := v1.Amounts{MilliCPU: 2 * need.MilliCPU, MemoryBytes: 2 * need.MemoryBytes, Pods: 2 * need.Pods}
+	if c := snap.Clusters[0]; c.Reserved != two || c.Load != 2 {
+		t.Fatalf("east with two in flight: reserved %+v load %d, want %+v and 2", c.Reserved, c.Load, two)
+	}
+	if snap.ProjectUsage["p"] != two || snap.ProjectRunning["p"] != 2 {
+		t.Fatalf("project p with two in flight: usage %+v running %d", snap.ProjectUsage["p"], snap.ProjectRunning["p"])
+	}
+
+	sc.round(ctx)
+	waitCommits(sc)
+	assigned := func() (n int) {
+		for _, k := range keys {
+			if ex, _ := st.Execution(k); ex.Phase == v1.PhaseAssigned {
+				n++
+			}
+		}
+		return n
+	}
+	if n := assigned(); n != 1 {
+		t.Fatalf("%d assigned with two in flight and room for three, want 1", n)
+	}
+	for _, k := range keys[:2] {
+		if ex, _ := st.Execution(k); ex.Phase != v1.PhaseQueued {
+			t.Fatalf("%s is %s: a round placed an execution whose assignment was in flight", k, ex.Phase)
+		}
+	}
+
+	// The two "in flight" were never proposed: forgetting them frees their
+	// room, and the state's sums now hold the one that was committed.
+	sc.mu.Lock()
+	clear(sc.inflight)
+	sc.mu.Unlock()
+	if c := sc.snapshot(st, now()).Clusters[0]; c.Reserved != need || c.Load != 1 {
+		t.Fatalf("east with one assigned: reserved %+v load %d, want %+v and 1", c.Reserved, c.Load, need)
+	}
+	sc.round(ctx)
+	waitCommits(sc)
+	if n := assigned(); n != 3 {
+		t.Fatalf("%d assigned, want 3: the room of the cluster", n)
+	}
+	if len(sc.inflight) != 0 {
+		t.Fatalf("%d assignments still in flight after their commits", len(sc.inflight))
+	}
+}
+
+func waitCommits(sc *scheduler) { sc.wg.Wait() }

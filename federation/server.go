@@ -29,6 +29,8 @@ type Server struct {
 	proxy   *forwarder
 	// cache serves the task cache API and sweeps it (api_cache.go).
 	cache *cacheAPI
+	// adm holds back submissions while placement is behind (admission.go).
+	adm *admission
 
 	mu       sync.Mutex
 	listener net.Listener
@@ -55,6 +57,8 @@ func New(cfg Config, node *raftstore.Node) (*Server, error) {
 		s.proxy.useTLS(cfg.ForwardTLS)
 	}
 	s.cache = newCacheAPI(s)
+	s.adm = newAdmission(cfg.MaxPlacementLag, cfg.AdmissionWait)
+	s.reg.MustRegister(s.adm.lagGauge(node))
 	s.mux = s.routes()
 	return s, nil
 }

@@ -48,9 +48,28 @@ func (n *Node) ApplyBatch(ctx context.Context, cmds []Command) ([]Result, error)
 	return out, nil
 }
 
+// ApplyBatchShared is ApplyBatch without the copy: the results point at
+// the stored versions, under the rules of ApplyShared.
+func (n *Node) ApplyBatchShared(ctx context.Context, cmds []Command) ([]Result, error) {
+	return n.applyBatch(ctx, cmds)
+}
+
+// ApplyBatchAhead is ApplyBatchShared for a proposer whose commands must not
+// queue behind a flood of others (the scheduler's assignments behind a
+// burst of submissions): its batch goes into the next log entry, before the
+// proposals still waiting for group commit (after other ahead batches).
+// Entries already handed to Raft are not overtaken.
+func (n *Node) ApplyBatchAhead(ctx context.Context, cmds []Command) ([]Result, error) {
+	return n.propose(ctx, cmds, true)
+}
+
 // applyBatch is ApplyBatch with the FSM's results as they are: pointing at
 // stored versions.
 func (n *Node) applyBatch(ctx context.Context, cmds []Command) ([]Result, error) {
+	return n.propose(ctx, cmds, false)
+}
+
+func (n *Node) propose(ctx context.Context, cmds []Command, ahead bool) ([]Result, error) {
 	if len(cmds) == 0 {
 		return nil, nil
 	}
@@ -73,7 +92,7 @@ func (n *Node) applyBatch(ctx context.Context, cmds []Command) ([]Result, error)
 		}
 		raws[i] = raw
 	}
-	p := &proposal{cmds: raws, done: make(chan struct{})}
+	p := &proposal{cmds: raws, ahead: ahead, done: make(chan struct{})}
 	if err := n.batcher.enqueue(p); err != nil {
 		return nil, fmt.Errorf("apply %s: %w", cmds[0].Type, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,9 @@ const (
 
 // proposal is one caller's commands, waiting for their results.
 type proposal struct {
-	cmds    []json.RawMessage
+	cmds []json.RawMessage
+	// ahead proposals go before the others still waiting (ApplyBatchAhead).
+	ahead   bool
 	state   atomic.Int32
 	done    chan struct{}
 	results []Result
@@ -47,7 +50,9 @@ type batcher struct {
 
 	mu      sync.Mutex
 	pending []*proposal
-	closed  bool
+	// nahead is how many proposals at the front of pending are ahead ones.
+	nahead int
+	closed bool
 
 	wake  chan struct{} // one slot: a proposal is waiting
 	slots chan struct{} // entries in flight
@@ -79,7 +84,13 @@ func (b *batcher) enqueue(p *proposal) error {
 		b.mu.Unlock()
 		return ErrClosed
 	}
-	b.pending = append(b.pending, p)
+	if p.ahead {
+		// Behind earlier ahead proposals, in front of everything else.
+		b.pending = slices.Insert(b.pending, b.nahead, p)
+		b.nahead++
+	} else {
+		b.pending = append(b.pending, p)
+	}
 	b.mu.Unlock()
 	select {
 	case b.wake <- struct{}{}:
@@ -137,6 +148,7 @@ func (b *batcher) take() ([]*proposal, int) {
 	rest := copy(b.pending, b.pending[i:])
 	clear(b.pending[rest:])
 	b.pending = b.pending[:rest]
+	b.nahead = max(0, b.nahead-i)
 	return batch, n
 }
 
@@ -200,6 +212,7 @@ func (b *batcher) failPending() {
 		}
 	}
 	b.pending = nil
+	b.nahead = 0
 }
 
 // close stops taking proposals. In-flight entries are answered when raft

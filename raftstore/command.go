@@ -117,6 +117,10 @@ func NewSubmitCmd(spec v1.ExecutionSpec) *SubmitCmd {
 	return &SubmitCmd{Spec: spec, Hash: v1.HashCanonical(b), canonical: b}
 }
 
+// Canonical returns the spec's canonical JSON when NewSubmitCmd built the
+// command, else nil. The caller must not modify it.
+func (c *SubmitCmd) Canonical() []byte { return c.canonical }
+
 // AssignCmd places a queued execution on a cluster, fenced by its attempt.
 type AssignCmd struct {
 	Key     v1.ExecutionKey `json:"key"`

@@ -15,4 +15,11 @@
 // Stored executions and clusters are copy-on-write: a command never mutates a
 // published value, it replaces it. That lets a snapshot capture the whole
 // state by copying pointers and stream it to disk while commands go on.
+//
+// Memory tracks the live queue, not history. Executions of one workflow
+// share one copy of its DAG, selector and repeated strings (specpool.go),
+// and executions finished longer ago than the retention period move to the
+// archive, which a Node keeps in a bbolt file beside its log
+// (archive_store.go): derived state, rebuilt from the snapshot and the log
+// on every start.
 package raftstore

@@ -31,12 +31,17 @@ func (f *fsm) Apply(l *raft.Log) any {
 }
 
 // Snapshot captures the state; Persist streams it.
-func (f *fsm) Snapshot() (raft.FSMSnapshot, error) { return f.state.snapshot(), nil }
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) { return f.state.snapshot() }
 
-// Restore replaces the state with a snapshot.
+// Restore replaces the state with a snapshot, then rebuilds the derived
+// sums that the snapshot does not carry.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	return f.state.restore(rc)
+	if err := f.state.restore(rc); err != nil {
+		return err
+	}
+	f.state.rebuildAggregates()
+	return nil
 }
 
 // StoreConfiguration is called for configuration entries; recording their

@@ -278,3 +278,14 @@ func diffDumps(a, b stateDump) string {
 	}
 	return ""
 }
+
+// mustSnapshot captures s for a test, released when the test ends.
+func mustSnapshot(t testing.TB, s *State) *stateSnapshot {
+	t.Helper()
+	snap, err := s.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(snap.Release)
+	return snap
+}

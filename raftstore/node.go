@@ -18,7 +18,7 @@ import (
 
 // logCacheSize is how many of the newest log entries the log cache holds:
 // more than group commit keeps in flight and a pipelined follower trails by.
-const logCacheSize = 1024
+const logCacheSize = 256
 
 // Node is one member of the control plane's Raft cluster, with the
 // federation state as its FSM.
@@ -30,6 +30,7 @@ type Node struct {
 	raft      *raft.Raft
 	transport *raft.NetworkTransport
 	store     *raftboltdb.BoltStore
+	archive   *boltArchive
 	batcher   *batcher
 
 	// notify receives raft's leadership changes; runNotify fans them out.
@@ -92,6 +93,15 @@ func Open(cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("open raft node %s: bolt store: %w", cfg.ID, err)
 	}
 	closers = append(closers, n.store.Close)
+
+	// The archive lives on disk (archive_store.go); the FSM starts it empty
+	// and fills it from the snapshot and the log like the rest of its state.
+	n.archive, err = openBoltArchive(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open raft node %s: %w", cfg.ID, err)
+	}
+	closers = append(closers, n.archive.close)
+	n.state.arch = n.archive
 
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, newHclog(cfg.Logger, "snapshot"))
 	if err != nil {
@@ -204,6 +214,10 @@ func (n *Node) shutdown(transfer bool) error {
 	}
 	if err := n.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close bolt store: %w", err))
+	}
+	// Every generation of the archive shares this file.
+	if err := n.archive.close(); err != nil {
+		errs = append(errs, fmt.Errorf("close archive: %w", err))
 	}
 	n.log.Info("raft node closed")
 	if len(errs) > 0 {

@@ -47,12 +47,12 @@ type stateSnapshot struct {
 	clusters []*v1.Cluster
 	execs    []*v1.Execution
 	cache    cacheSnapshot
-	archive  []archiveRecord
+	archive  archiveView
 }
 
 // snapshot captures the state. It copies pointers only, under the read
 // lock.
-func (s *State) snapshot() *stateSnapshot {
+func (s *State) snapshot() (*stateSnapshot, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	snap := &stateSnapshot{
@@ -79,9 +79,13 @@ func (s *State) snapshot() *stateSnapshot {
 	})
 	snap.cache = s.snapshotCacheLocked()
 	snap.header.CacheEntries, snap.header.CacheClaims = len(snap.cache.entries), len(snap.cache.claims)
-	snap.archive = s.snapshotArchiveLocked()
-	snap.header.Archived = len(snap.archive)
-	return snap
+	archive, err := s.arch.view()
+	if err != nil {
+		return nil, err
+	}
+	snap.archive = archive
+	snap.header.Archived = archive.count()
+	return snap, nil
 }
 
 // write streams the snapshot record by record, one JSON document a line,
@@ -124,7 +128,7 @@ func (snap *stateSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 // Release implements raft.FSMSnapshot.
-func (snap *stateSnapshot) Release() {}
+func (snap *stateSnapshot) Release() { snap.archive.release() }
 
 // restore replaces the whole state with the snapshot read from r. It builds
 // the new state aside, so reads go on against the old one until the swap.
@@ -183,18 +187,30 @@ func (s *State) restore(r io.Reader) error {
 	if err := t.restoreCache(h.CacheEntries, h.CacheClaims, readLine); err != nil {
 		return err
 	}
-	if err := t.restoreArchive(h.Archived, readLine); err != nil {
+	stage, err := s.arch.stage()
+	if err != nil {
+		return err
+	}
+	if err := t.restoreArchive(h.Archived, readLine, stage); err != nil {
+		stage.abort()
 		return err
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Under the lock: committing drops the old archive, which readers of
+	// the old state may be reading.
+	arch, err := stage.commit()
+	if err != nil {
+		stage.abort()
+		return err
+	}
 	s.execs, s.seq = t.execs, t.seq
 	s.all, s.byPhase, s.byProject, s.byCluster, s.live, s.queue = t.all, t.byPhase, t.byProject, t.byCluster, t.live, t.queue
 	s.clusters, s.revisions, s.revCounter = t.clusters, t.revisions, t.revCounter
 	s.members, s.applied = t.members, t.applied
 	s.cache = t.cache
-	s.arch = t.arch
+	s.arch = arch
 	s.wakeLocked(true)
 	return nil
 }

@@ -50,14 +50,14 @@ func BenchmarkSnapshot100k(b *testing.B) {
 	const n = 100_000
 	s := bigState(n)
 	var buf bytes.Buffer
-	if err := s.snapshot().write(&buf); err != nil {
+	if err := mustSnapshot(b, s).write(&buf); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	var writeD, restoreD time.Duration
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		if err := s.snapshot().write(io.Discard); err != nil {
+		if err := mustSnapshot(b, s).write(io.Discard); err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()

@@ -102,6 +102,7 @@ func readExecutions(r *bufio.Reader, n int, add func(*v1.Execution) error) error
 						if err := fastJSON.Unmarshal(line, e); err != nil {
 							return encodedChunk{err: fmt.Errorf("execution %d of %d: %w", first+i+1, n, err)}
 						}
+						shareSpec(&e.ExecutionSpec)
 						execs[i] = e
 					}
 					return encodedChunk{execs: execs}

@@ -63,7 +63,7 @@ func richState(t *testing.T, n int) *fsmHarness {
 func snapshotBytes(t *testing.T, s *State) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := s.snapshot().write(&buf); err != nil {
+	if err := mustSnapshot(t, s).write(&buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -102,7 +102,7 @@ func TestSnapshotRestoreRoundTripIsExact(t *testing.T) {
 func TestSnapshotIsPointInTime(t *testing.T) {
 	h := richState(t, 50)
 	before := dumpState(h.s)
-	snap := h.s.snapshot()
+	snap := mustSnapshot(t, h.s)
 	// Commands applied after the capture must not leak into it.
 	h.applyAll(submit(spec("late")), report("e00001", "c2", 1, v1.PhaseSucceeded), named(CmdCordon, "c1"))
 	var buf bytes.Buffer

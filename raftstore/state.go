@@ -36,6 +36,8 @@ type State struct {
 	live map[string]*sortedSet[string]
 	// queue holds Queued executions by tier rank, then sequence.
 	queue *sortedSet[queueItem]
+	// agg holds the running sums placement reads (state_aggregates.go).
+	agg aggregates
 
 	// clusters maps name to the current version of a cluster; like
 	// executions, stored versions are never mutated.
@@ -51,7 +53,7 @@ type State struct {
 	// cache is the task cache (state_cache.go).
 	cache cacheState
 	// arch holds executions past retention (state_archive.go).
-	arch archiveState
+	arch archiveStore
 	// applied is the last log index the state reflects.
 	applied uint64
 
@@ -105,12 +107,13 @@ func (s *State) reset() {
 	s.byCluster = map[string]*sortedSet[string]{}
 	s.live = map[string]*sortedSet[string]{}
 	s.queue = newSortedSet(compareQueueItems)
+	s.agg = newAggregates()
 	s.clusters = map[string]*v1.Cluster{}
 	s.revisions = map[string]uint64{}
 	s.revCounter = 0
 	s.members = map[string]string{}
 	s.cache = newCacheState()
-	s.arch = newArchiveState()
+	s.arch = newMemArchive()
 	s.applied = 0
 }
 

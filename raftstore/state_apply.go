@@ -6,11 +6,38 @@ import (
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
 )
 
+// applyYield is how many commands the FSM applies under one hold of the
+// write lock. A log entry carries up to MaxBatch commands; holding the lock
+// for all of them would make every reader (a scheduler round, a list, a
+// submission's admission check) wait out the whole entry. Between chunks
+// waiting readers get in; they may see a prefix of an entry, which is a
+// state the log could as well have produced with smaller entries: every
+// command is committed and stands alone.
+const applyYield = 256
+
 // applyLog applies one log entry: a batch of commands. It returns one Result
 // per command, or an error when the entry as a whole cannot be read (then
 // nothing was changed). Results point at stored, immutable versions; the
-// batcher deep-copies them for the caller.
+// batcher deep-copies them for the caller. The entry is decoded before the
+// write lock is taken.
 func (s *State) applyLog(index uint64, data []byte) any {
+	cmds, ok := decodeBatchCommands(data)
+	var decodeErrs []error
+	var entryErr error
+	if !ok {
+		entry, err := decodeBatch(data)
+		if err != nil {
+			entryErr = fmt.Errorf("apply log entry %d: %w", index, err)
+		} else {
+			cmds = make([]Command, len(entry.Commands))
+			decodeErrs = make([]error, len(entry.Commands))
+			for i, raw := range entry.Commands {
+				if err := fastJSON.Unmarshal(raw, &cmds[i]); err != nil {
+					decodeErrs[i] = fmt.Errorf("%w: decode command: %v", ErrUnknownCommand, err)
+				}
+			}
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer func() {
@@ -19,25 +46,20 @@ func (s *State) applyLog(index uint64, data []byte) any {
 		}
 		s.wakeLocked(false)
 	}()
-	if cmds, ok := decodeBatchCommands(data); ok {
-		results := make([]Result, len(cmds))
-		for i := range cmds {
-			results[i] = s.apply(&cmds[i])
+	if entryErr != nil {
+		return entryErr
+	}
+	results := make([]Result, len(cmds))
+	for i := range cmds {
+		if i > 0 && i%applyYield == 0 {
+			s.mu.Unlock()
+			s.mu.Lock()
 		}
-		return results
-	}
-	entry, err := decodeBatch(data)
-	if err != nil {
-		return fmt.Errorf("apply log entry %d: %w", index, err)
-	}
-	results := make([]Result, len(entry.Commands))
-	for i, raw := range entry.Commands {
-		var cmd Command
-		if err := fastJSON.Unmarshal(raw, &cmd); err != nil {
-			results[i] = Result{Err: fmt.Errorf("%w: decode command: %v", ErrUnknownCommand, err)}
+		if decodeErrs != nil && decodeErrs[i] != nil {
+			results[i] = Result{Err: decodeErrs[i]}
 			continue
 		}
-		results[i] = s.apply(&cmd)
+		results[i] = s.apply(&cmds[i])
 	}
 	return results
 }

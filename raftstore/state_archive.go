@@ -40,17 +40,6 @@ type archiveEntry struct {
 	z    []byte
 }
 
-// archiveState is the archive: entries by key string, and the keys in
-// order for listing.
-type archiveState struct {
-	entries map[string]archiveEntry
-	keys    *sortedSet[string]
-}
-
-func newArchiveState() archiveState {
-	return archiveState{entries: map[string]archiveEntry{}, keys: newSortedSet(strings.Compare)}
-}
-
 // flateWriters recycles compressors: each one holds several hundred
 // kilobytes of tables.
 var flateWriters = sync.Pool{New: func() any {
@@ -93,17 +82,21 @@ func decodeArchived(z []byte) (*v1.Execution, error) {
 // archivedLocked returns the archived execution with key k. Callers hold
 // mu (read or write).
 func (s *State) archivedLocked(k string) (*v1.Execution, bool) {
-	a, ok := s.arch.entries[k]
+	a, ok := s.arch.get(k)
 	if !ok {
 		return nil, false
 	}
-	e, err := decodeArchived(a.z)
+	return mustDecodeArchived(k, a.z), true
+}
+
+// mustDecodeArchived decodes an archive entry that this binary wrote:
+// failing to read it back is a bug, not an input error.
+func mustDecodeArchived(k string, z []byte) *v1.Execution {
+	e, err := decodeArchived(z)
 	if err != nil {
-		// Only this binary wrote these bytes; failing to read them back is
-		// a bug, not an input error.
 		panic(fmt.Sprintf("archive entry %s: %v", k, err))
 	}
-	return e, true
+	return e
 }
 
 func (s *State) applyArchive(c *Command) Result {
@@ -114,7 +107,8 @@ func (s *State) applyArchive(c *Command) Result {
 	if a.Retention < 0 {
 		return invalidCmd(c, "negative retention")
 	}
-	n := 0
+	var recs []archiveRecord
+	var moved []*v1.Execution
 	for _, key := range a.Keys {
 		k := key.String()
 		e, ok := s.execs[k]
@@ -123,18 +117,25 @@ func (s *State) applyArchive(c *Command) Result {
 		}
 		z, err := encodeArchived(e)
 		if err != nil {
-			return Result{Err: fmt.Errorf("apply archive %s: %w", k, err), Archived: n}
+			return Result{Err: fmt.Errorf("apply archive %s: %w", k, err)}
 		}
-		s.arch.entries[k] = archiveEntry{hash: e.SpecHash, z: z}
-		s.arch.keys.Insert(k)
-		delete(s.execs, k)
-		s.unindexExecution(k, e)
-		n++
+		recs = append(recs, archiveRecord{Key: k, Hash: e.SpecHash, Z: z})
+		moved = append(moved, e)
 	}
-	if n > 0 {
-		s.dirty = true
+	if len(recs) == 0 {
+		return Result{}
 	}
-	return Result{Archived: n}
+	// Stored first: an archive that cannot be written leaves every
+	// execution where it was.
+	if err := s.arch.put(recs); err != nil {
+		return Result{Err: fmt.Errorf("apply archive: %w", err)}
+	}
+	for i, e := range moved {
+		delete(s.execs, recs[i].Key)
+		s.unindexExecution(recs[i].Key, e)
+	}
+	s.dirty = true
+	return Result{Archived: len(recs)}
 }
 
 // unindexExecution removes the terminal execution e, stored at k, from the
@@ -174,7 +175,7 @@ func (s *State) ExpiredTerminal(at time.Time, retention time.Duration, limit int
 func (s *State) ArchivedCount() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.arch.entries)
+	return s.arch.count()
 }
 
 // ListArchived is ListExecutions over the archive: up to limit archived
@@ -194,11 +195,11 @@ func (s *State) ListArchived(f ExecutionFilter, limit int, after string) (items 
 			after = prefix
 		}
 	}
-	s.arch.keys.Ascend(after, after != "", func(k string) bool {
+	err := s.arch.ascend(after, func(k string, a archiveEntry) bool {
 		if !strings.HasPrefix(k, prefix) {
 			return k < prefix // before the prefix: go on; past it: done
 		}
-		e, _ := s.archivedLocked(k)
+		e := mustDecodeArchived(k, a.z)
 		if !f.matches(e) {
 			return true
 		}
@@ -209,6 +210,9 @@ func (s *State) ListArchived(f ExecutionFilter, limit int, after string) (items 
 		items = append(items, *e)
 		return true
 	})
+	if err != nil {
+		panic(fmt.Sprintf("list archive: %v", err)) // see mustDecodeArchived
+	}
 	return items, next
 }
 
@@ -220,30 +224,32 @@ type archiveRecord struct {
 	Z    []byte `json:"z"`
 }
 
-// snapshotArchiveLocked captures the archive in key order. Entries are
-// immutable, so copying them is enough. Callers hold mu.
-func (s *State) snapshotArchiveLocked() []archiveRecord {
-	out := make([]archiveRecord, 0, len(s.arch.entries))
-	s.arch.keys.Ascend("", false, func(k string) bool {
-		a := s.arch.entries[k]
-		out = append(out, archiveRecord{Key: k, Hash: a.hash, Z: a.z})
-		return true
-	})
-	return out
-}
-
-// writeArchive streams the archive records, one a line.
-func writeArchive(enc *json.Encoder, recs []archiveRecord) error {
-	for i := range recs {
-		if err := enc.Encode(&recs[i]); err != nil {
-			return fmt.Errorf("write snapshot archive %s: %w", recs[i].Key, err)
+// writeArchive streams the archive records of v, one a line.
+func writeArchive(enc *json.Encoder, v archiveView) error {
+	return v.each(func(r *archiveRecord) error {
+		if err := enc.Encode(r); err != nil {
+			return fmt.Errorf("write snapshot archive %s: %w", r.Key, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
-// restoreArchive reads n archive records into t's archive.
-func (t *State) restoreArchive(n int, readLine func(what string, v any) error) error {
+// restoreBatch is how many archive records a restore writes at a time.
+const restoreBatch = 4096
+
+// restoreArchive reads n archive records into stage, checking them
+// against t, the state being restored.
+func (t *State) restoreArchive(n int, readLine func(what string, v any) error, stage archiveStage) error {
+	batch := make([]archiveRecord, 0, min(n, restoreBatch))
+	seen := make(map[string]struct{}, len(batch))
+	flush := func() error {
+		if err := stage.put(batch); err != nil {
+			return fmt.Errorf("restore snapshot archive: %w", err)
+		}
+		batch = batch[:0]
+		clear(seen)
+		return nil
+	}
 	for i := range n {
 		var r archiveRecord
 		if err := readLine(fmt.Sprintf("archive record %d of %d", i+1, n), &r); err != nil {
@@ -252,14 +258,19 @@ func (t *State) restoreArchive(n int, readLine func(what string, v any) error) e
 		if r.Key == "" || len(r.Z) == 0 {
 			return fmt.Errorf("restore snapshot archive record %d of %d: no key or no data", i+1, n)
 		}
-		if _, dup := t.arch.entries[r.Key]; dup {
+		if _, dup := seen[r.Key]; dup || stage.has(r.Key) {
 			return fmt.Errorf("restore snapshot archive: %s twice", r.Key)
 		}
 		if _, hot := t.execs[r.Key]; hot {
 			return fmt.Errorf("restore snapshot archive: %s both live and archived", r.Key)
 		}
-		t.arch.entries[r.Key] = archiveEntry{hash: r.Hash, z: r.Z}
-		t.arch.keys.Insert(r.Key)
+		seen[r.Key] = struct{}{}
+		batch = append(batch, r)
+		if len(batch) == restoreBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 	}
-	return nil
+	return flush()
 }

@@ -36,6 +36,10 @@ func archiveCmd(at time.Time, retention time.Duration, names ...string) Command 
 }
 
 func TestArchiveMovesOnlyExecutionsTerminalPastRetention(t *testing.T) {
+	forEachArchiveStore(t, testArchiveMovesOnlyExecutionsTerminalPastRetention)
+}
+
+func testArchiveMovesOnlyExecutionsTerminalPastRetention(t *testing.T, useStore func(*testing.T, *State)) {
 	all := []string{"queued", "running", "ok", "bad", "gone", "missing"}
 	tests := []struct {
 		name      string
@@ -50,6 +54,7 @@ func TestArchiveMovesOnlyExecutionsTerminalPastRetention(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := archiveFixture(t)
+			useStore(t, h.s)
 			before := map[string]v1.Execution{}
 			for _, n := range all[:5] {
 				before[n] = h.exec(n)
@@ -90,7 +95,12 @@ func TestArchiveMovesOnlyExecutionsTerminalPastRetention(t *testing.T) {
 }
 
 func TestArchivedExecutionKeepsSubmitIdempotentAndCancelHarmless(t *testing.T) {
+	forEachArchiveStore(t, testArchivedExecutionKeepsSubmitIdempotentAndCancelHarmless)
+}
+
+func testArchivedExecutionKeepsSubmitIdempotentAndCancelHarmless(t *testing.T, useStore func(*testing.T, *State)) {
 	h := archiveFixture(t)
+	useStore(t, h.s)
 	h.must(archiveCmd(h.now.Add(48*time.Hour), 24*time.Hour, "ok"))
 	want := h.exec("ok")
 
@@ -130,7 +140,12 @@ func TestArchiveRefusesMalformedCommands(t *testing.T) {
 }
 
 func TestSnapshotCarriesTheArchive(t *testing.T) {
+	forEachArchiveStore(t, testSnapshotCarriesTheArchive)
+}
+
+func testSnapshotCarriesTheArchive(t *testing.T, useStore func(*testing.T, *State)) {
 	h := richState(t, 200)
+	useStore(t, h.s)
 	var names []v1.ExecutionKey
 	for _, p := range []v1.ExecutionPhase{v1.PhaseSucceeded, v1.PhaseFailed, v1.PhaseAborted} {
 		items, _ := h.s.ListExecutions(ExecutionFilter{Phase: p}, 0, "")
@@ -145,6 +160,7 @@ func TestSnapshotCarriesTheArchive(t *testing.T) {
 	data := snapshotBytes(t, h.s)
 
 	restored := NewState()
+	useStore(t, restored)
 	if err := restored.restore(bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +178,11 @@ func TestSnapshotCarriesTheArchive(t *testing.T) {
 	}
 }
 
-func TestListArchivedPages(t *testing.T) {
+func TestListArchivedPages(t *testing.T) { forEachArchiveStore(t, testListArchivedPages) }
+
+func testListArchivedPages(t *testing.T, useStore func(*testing.T, *State)) {
 	h := newHarness(t)
+	useStore(t, h.s)
 	var names []string
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
 		h.must(submit(spec(n)))
@@ -244,4 +263,26 @@ func TestArchiveSurvivesRestart(t *testing.T) {
 			t.Fatalf("%s after restart: %v %+v", k, ok, e.Phase)
 		}
 	}
+}
+
+// forEachArchiveStore runs test with the archive in memory, as a bare
+// State keeps it, and in a bbolt file, as a Node keeps it.
+func forEachArchiveStore(t *testing.T, test func(*testing.T, func(*testing.T, *State))) {
+	t.Run("memory", func(t *testing.T) { test(t, func(*testing.T, *State) {}) })
+	t.Run("bolt", func(t *testing.T) { test(t, useBoltArchive) })
+}
+
+// useBoltArchive gives s, whose archive must still be empty, an archive
+// in a bbolt file.
+func useBoltArchive(t *testing.T, s *State) {
+	t.Helper()
+	if s.arch.count() != 0 {
+		t.Fatal("the state has archived executions already")
+	}
+	a, err := openBoltArchive(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.close() })
+	s.arch = a
 }

@@ -50,7 +50,7 @@ func (s *State) applySubmit(c *Command) Result {
 		}
 		return Result{Execution: e}
 	}
-	if a, ok := s.arch.entries[key.String()]; ok {
+	if a, ok := s.arch.get(key.String()); ok {
 		// Archived: still the same execution for idempotency.
 		e, _ := s.archivedLocked(key.String())
 		if a.hash != hash {
@@ -60,6 +60,7 @@ func (s *State) applySubmit(c *Command) Result {
 		}
 		return Result{Execution: e}
 	}
+	shareSpec(&spec)
 	s.seq++
 	e := &v1.Execution{
 		ExecutionSpec: spec,

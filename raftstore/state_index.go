@@ -11,6 +11,7 @@ import (
 // executions. Every change of an execution goes through putExecution, so the
 // invariants live in one place:
 //   - all, byPhase, byProject, byCluster, queue and live reflect execs;
+//   - the running sums of state_aggregates.go reflect execs;
 //   - a cluster's Running is the size of its live set;
 //   - a Draining cluster whose live set empties becomes Drained;
 //   - a cluster's revision moves when its live set changes or one of its
@@ -22,6 +23,7 @@ func (s *State) putExecution(old, e *v1.Execution, at time.Time) {
 	k := e.Key().String()
 	s.execs[k] = e
 	s.indexExecution(k, old, e)
+	s.aggregate(k, old, e)
 	s.dirty = true
 
 	oldLive, newLive := liveCluster(old), liveCluster(e)

@@ -1,6 +1,8 @@
 package raftstore
 
 import (
+	"maps"
+
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
 )
 
@@ -71,32 +73,31 @@ type QueueKey struct {
 	Project string
 }
 
-// QueueDepths counts the Queued executions by tier and project, walking only
-// the queue.
+// QueueDepths counts the Queued executions by tier and project, from the
+// running counts of state_aggregates.go: a metrics scrape never walks the
+// queue.
 func (s *State) QueueDepths() map[QueueKey]int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := map[QueueKey]int{}
-	s.queue.Ascend(queueItem{}, false, func(q queueItem) bool {
-		e := s.execs[q.key]
-		out[QueueKey{Tier: e.Tier, Project: e.Project}]++
-		return true
-	})
-	return out
+	return maps.Clone(s.agg.queued)
 }
 
 // LiveCounts counts the executions that occupy each cluster by phase
-// (Assigned, Running, Aborting), walking only the live sets.
+// (Assigned, Running, Aborting), from the running counts of
+// state_aggregates.go: a metrics scrape never walks the live executions.
 func (s *State) LiveCounts() map[string]map[v1.ExecutionPhase]int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make(map[string]map[v1.ExecutionPhase]int, len(s.live))
-	for cluster, set := range s.live {
+	out := make(map[string]map[v1.ExecutionPhase]int, len(s.agg.clusters))
+	for cluster, l := range s.agg.clusters {
 		m := map[v1.ExecutionPhase]int{}
-		set.Ascend("", false, func(k string) bool {
-			m[s.execs[k].Phase]++
-			return true
-		})
+		for phase, n := range map[v1.ExecutionPhase]int{
+			v1.PhaseAssigned: l.Assigned, v1.PhaseAborting: l.Aborting, v1.PhaseRunning: l.Live - l.Assigned - l.Aborting,
+		} {
+			if n > 0 {
+				m[phase] = n
+			}
+		}
 		out[cluster] = m
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,9 @@ type config struct {
 	// --raft-addr: a NAT or proxy in front of this replica
 	// (--raft-advertise).
 	raftAdvertise string
+	// memoryLimit is the Go runtime's soft memory limit (--memory-limit,
+	// memlimit.go).
+	memoryLimit string
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -67,6 +71,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.svc.BreakerStartTimeout, "breaker-start-timeout", c.svc.BreakerStartTimeout, "how long an assignment may stay unstarted before it counts against its cluster's circuit breaker")
 	fs.DurationVar(&c.svc.BreakerOpenTime, "breaker-open-time", c.svc.BreakerOpenTime, "how long an open circuit breaker waits before it lets one probe through")
 	fs.DurationVar(&c.svc.Retention, "retention", c.svc.Retention, "how long a finished execution stays in the hot state before it moves to the archive, where it stays readable (0: never)")
+	fs.IntVar(&c.svc.MaxPlacementLag, "max-placement-lag", c.svc.MaxPlacementLag, "submissions committed but not yet examined by the scheduler before new ones wait and then get 429 (0: no bound)")
+	fs.DurationVar(&c.svc.AdmissionWait, "admission-wait", c.svc.AdmissionWait, "how long a submission over --max-placement-lag waits for the scheduler before it gets 429")
 	fs.DurationVar(&c.raftTimeout, "raft-timeout", raftstore.DefaultHeartbeatTimeout, "Raft heartbeat and election timeout: how soon a lost leader is replaced")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go runtime profiles under /debug/pprof/ on the HTTP address (off by default)")
 	fs.Int64Var(&c.svc.MaxBodyBytes, "max-body-bytes", c.svc.MaxBodyBytes, "largest request body accepted")
@@ -74,6 +80,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.svc.Cache.MaxEntriesPerProject, "cache-max-entries-per-project", c.svc.Cache.MaxEntriesPerProject, "task cache entries per project; over it the least recently used go (0: no cap)")
 	fs.Int64Var(&c.svc.Cache.MaxBytesPerProject, "cache-max-bytes-per-project", c.svc.Cache.MaxBytesPerProject, "task cache output bytes per project; over it the least recently used go (0: no cap)")
 	fs.DurationVar(&c.svc.Cache.ClaimTimeout, "cache-claim-timeout", c.svc.Cache.ClaimTimeout, "how long a run computing a cached node holds back other runs of the same key")
+	fs.StringVar(&c.memoryLimit, "memory-limit", "", "soft memory limit of the Go runtime, e.g. 1800Mi; 0 turns it off (default: GOMEMLIMIT, else 90% of the container's cgroup memory limit)")
 	c.sec.register(fs, &c.svc)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -107,6 +114,9 @@ func parseFlags(args []string) (*config, error) {
 	if c.bootstrap && c.join != "" {
 		errs = append(errs, errors.New("--bootstrap and --join exclude each other"))
 	}
+	if _, _, err := memoryLimit(c.memoryLimit, cgroupMemoryMax); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.svc.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -138,6 +148,10 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.svc.Logger = log
+	if limit, source, err := memoryLimit(cfg.memoryLimit, cgroupMemoryMax); err == nil && source != "" {
+		applyMemoryLimit(limit, source)
+		log.Info("memory limit", "bytes", debug.SetMemoryLimit(-1), "from", source)
+	}
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("make data dir: %w", err)
 	}

@@ -7,16 +7,23 @@
 //
 //	go run ./test/bench/scale [--max 1000000] [--out BENCHMARKS.md] [--png BENCHMARKS-growth.png]
 //	                          [--submit-report bin/bench-submit.md] [--agent-report bin/bench-agent.md]
+//	                          [--max-placement-lag 1000] [--profile DIR]
 //
 // Each run is a child process of this program (so that its RSS is its
 // own): a single-voter control plane in that process, with real Raft, the
-// bbolt log with fsync and file snapshots, fed through Node.ApplyBatch, and
-// a placement loop that runs placement.Decide as the scheduler does. The
-// HTTP layer is not in these runs; test/bench/submit measures it (3 voters,
-// against etcd), and --submit-report folds its report in.
+// bbolt log with fsync and file snapshots, served by federation.Server as
+// in production (scheduler, health monitor, admission control), with
+// simulated agents that heartbeat. Submissions are handed to the Raft node
+// in batches after the server's admission control; test/bench/submit
+// measures the HTTP layer (3 voters, against etcd), and --submit-report
+// folds its report in.
 package main
 
 import (
+	"runtime/debug"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,6 +36,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/federation-dev/federation/federation"
 )
 
 // Targets of issue 8.
@@ -47,6 +56,9 @@ type config struct {
 	child        string
 	save, load   string
 	timeout      time.Duration
+	maxLag       int
+	memoryLimit  string
+	profile      string
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -56,12 +68,15 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.out, "out", "BENCHMARKS.md", "the report to write")
 	fs.StringVar(&c.png, "png", "BENCHMARKS-growth.png", "the growth chart to write (PNG)")
 	fs.StringVar(&c.submitReport, "submit-report", "", "a report of test/bench/submit to include")
-	fs.StringVar(&c.agentReport, "agent-report", "", "a report of test/bench/agent to include")
+	fs.StringVar(&c.agentReport, "agent-report", "", "reports of test/bench/agent to include, comma-separated")
 	fs.BoolVar(&c.retain, "retain", true, "after each run, finish and archive everything and measure again")
 	fs.StringVar(&c.child, "child", "", "internal: run one measurement EXECUTIONS,CLUSTERS and print JSON")
 	fs.StringVar(&c.save, "save", "", "also write the measured results as JSON to this file")
 	fs.StringVar(&c.load, "load", "", "do not measure: render the report and chart from results saved with --save")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "give up after this long")
+	fs.StringVar(&c.profile, "profile", "", "write a CPU profile and an execution trace of each run into this folder")
+	fs.StringVar(&c.memoryLimit, "memory-limit", "1800Mi", "the replica's soft memory limit (--memory-limit of federation-server), as in a container limited to 2 GiB; 0: none")
+	fs.IntVar(&c.maxLag, "max-placement-lag", federation.DefaultMaxPlacementLag, "the server's admission bound (--max-placement-lag of federation-server; 0: none)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -107,7 +122,17 @@ func run(ctx context.Context, cfg *config) error {
 		if err != nil {
 			return err
 		}
-		res, err := runOne(ctx, n, c, cfg.retain)
+		if err := setMemoryLimit(cfg.memoryLimit); err != nil {
+			return err
+		}
+		if cfg.profile != "" {
+			stop, err := startProfiles(cfg.profile, fmt.Sprintf("%d-%d", n, c))
+			if err != nil {
+				return err
+			}
+			defer func() { _ = stop() }()
+		}
+		res, err := runOne(ctx, n, c, cfg.maxLag, cfg.retain)
 		if err != nil {
 			return err
 		}
@@ -130,7 +155,7 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	for _, r := range plan(cfg.max) {
 		fmt.Fprintf(os.Stderr, "run: %d executions on %d clusters...\n", r[0], r[1])
-		args := []string{"--child", fmt.Sprintf("%d,%d", r[0], r[1]), "--retain=" + strconv.FormatBool(cfg.retain)}
+		args := []string{"--child", fmt.Sprintf("%d,%d", r[0], r[1]), "--retain=" + strconv.FormatBool(cfg.retain), "--max-placement-lag=" + strconv.Itoa(cfg.maxLag), "--profile=" + cfg.profile, "--memory-limit=" + cfg.memoryLimit}
 		cmd := exec.CommandContext(ctx, self, args...)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
@@ -171,4 +196,17 @@ func parseChild(s string) (int, int, error) {
 		return 0, 0, fmt.Errorf("--child %q: want EXECUTIONS,CLUSTERS", s)
 	}
 	return n, c, nil
+}
+
+// setMemoryLimit applies the replica's soft memory limit to this process,
+// as federation-server's --memory-limit does.
+func setMemoryLimit(limit string) error {
+	q, err := resource.ParseQuantity(limit)
+	if err != nil || q.Sign() < 0 {
+		return fmt.Errorf("--memory-limit %q: not a byte quantity", limit)
+	}
+	if q.Sign() > 0 {
+		debug.SetMemoryLimit(q.Value())
+	}
+	return nil
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,7 +17,7 @@ import (
 	"time"
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
-	"github.com/federation-dev/federation/placement"
+	"github.com/federation-dev/federation/federation"
 	"github.com/federation-dev/federation/raftstore"
 )
 
@@ -24,13 +26,29 @@ type result struct {
 	Executions int `json:"executions"`
 	Clusters   int `json:"clusters"`
 
-	SubmitSeconds  float64 `json:"submitSeconds"`
-	SubmitsPerSec  float64 `json:"submitsPerSec"`
-	AssignsPerSec  float64 `json:"assignsPerSec"`
-	AssignP50Ms    float64 `json:"assignP50Ms"`
-	AssignP99Ms    float64 `json:"assignP99Ms"`
-	Rounds         int     `json:"rounds"`
-	MaxRoundMs     float64 `json:"maxRoundMs"`
+	SubmitSeconds float64 `json:"submitSeconds"`
+	SubmitsPerSec float64 `json:"submitsPerSec"`
+	AssignsPerSec float64 `json:"assignsPerSec"`
+	AssignP50Ms   float64 `json:"assignP50Ms"`
+	AssignP99Ms   float64 `json:"assignP99Ms"`
+	AssignMaxMs   float64 `json:"assignMaxMs"`
+	// SubmitP99Ms is the 99th percentile of a submission's own commit:
+	// from its proposal (CreatedAt) to its acknowledgement, the part of
+	// submit-to-assigned before the scheduler can see it.
+	SubmitP99Ms float64 `json:"submitP99Ms"`
+	// Rounds is how many placement rounds the scheduler ran; MaxRoundMs is
+	// the upper bound of the slowest round's histogram bucket, MeanRoundMs
+	// their mean (from federation_placement_round_duration_seconds).
+	Rounds      int     `json:"rounds"`
+	MaxRoundMs  float64 `json:"maxRoundMs"`
+	MeanRoundMs float64 `json:"meanRoundMs"`
+	// MaxLag is the largest placement lag sampled (submissions committed
+	// but not yet examined by a round); Refused counts submission batches
+	// that admission control refused (429) and the proposer retried.
+	MaxLag          int `json:"maxLag"`
+	Refused         int `json:"refused"`
+	MaxPlacementLag int `json:"maxPlacementLag"`
+
 	HeapMB         float64 `json:"heapMB"`
 	RSSMB          float64 `json:"rssMB"`
 	PeakRSSMB      float64 `json:"peakRssMB"`
@@ -49,33 +67,38 @@ type result struct {
 const (
 	submitWorkers = 4
 	submitBatch   = 500
-	assignBatch   = 2000 // as federation's scheduler
 	reportBatch   = 2000
 	archiveChunk  = 5000
 	projects      = 50
+	// heartbeatEvery is how often every simulated agent heartbeats, well
+	// inside the default 15 s lease.
+	heartbeatEvery = 2 * time.Second
 )
 
 // runOne is one measured run in this process: a single-voter control plane
-// (real Raft, bbolt log with fsync, file snapshots) with `clusters` Ready
-// clusters of ample capacity; `executions` three-node workflows submitted
-// as fast as the node commits them while a placement loop, the one of
-// federation/scheduler.go without its per-cluster reservation walk, assigns
-// them. Then memory and a snapshot are measured; with retain, every
-// execution is reported Succeeded and archived, and they are measured again.
-func runOne(ctx context.Context, executions, clusters int, retain bool) (*result, error) {
+// (real Raft, bbolt log with fsync, file snapshots) serving as
+// federation.Server does in production (its scheduler, health monitor,
+// metrics and HTTP API), with `clusters` Ready clusters of ample capacity
+// whose agents heartbeat (batched: one log entry for all of them); and
+// `executions` three-node workflows submitted as fast as the control plane
+// takes them, through its admission control. Then memory and a snapshot
+// are measured; with retain, every execution is reported Succeeded and
+// archived, and they are measured again.
+func runOne(ctx context.Context, executions, clusters, maxLag int, retain bool) (*result, error) {
 	start := time.Now()
 	dir, err := os.MkdirTemp("", "bench-scale-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	node, err := raftstore.Open(raftstore.Config{
 		ID: "bench", Dir: dir, BindAddr: "127.0.0.1:0", Bootstrap: true,
 		// Only explicit snapshots: the measured one is the only one. It
 		// compacts the log down to a few entries, which also empties the
 		// in-memory log cache of large batches before memory is measured.
 		SnapshotThreshold: 1 << 40, SnapshotInterval: time.Hour, TrailingLogs: 64,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: quiet,
 	})
 	if err != nil {
 		return nil, err
@@ -84,37 +107,63 @@ func runOne(ctx context.Context, executions, clusters int, retain bool) (*result
 	if err := waitLeader(ctx, node); err != nil {
 		return nil, err
 	}
-	if err := registerClusters(ctx, node, clusters); err != nil {
+	names, err := registerClusters(ctx, node, clusters)
+	if err != nil {
 		return nil, err
 	}
 
-	res := &result{Executions: executions, Clusters: clusters}
-	lat := make([]float64, 0, executions)
-	var assigned atomic.Int64
-	var rounds int
-	var maxRound time.Duration
-	placeCtx, stopPlace := context.WithCancel(ctx)
-	defer stopPlace()
-	placeDone := make(chan error, 1)
-	go func() {
-		placeDone <- placeLoop(placeCtx, node, executions, &assigned, &lat, &rounds, &maxRound)
-	}()
+	res := &result{Executions: executions, Clusters: clusters, MaxPlacementLag: maxLag}
+	rec := newRecorder(executions)
+	cfg := federation.DefaultConfig()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.Logger = quiet
+	cfg.MaxPlacementLag = maxLag
+	cfg.OnAssigned = rec.observe
+	// The simulated agents heartbeat but never start what they are given:
+	// no assignment may count as a start failure during the run.
+	cfg.BreakerStartTimeout = 24 * time.Hour
+	// The run archives explicitly, after measuring the hot state.
+	cfg.Retention = 0
+	srv, err := federation.New(cfg, node)
+	if err != nil {
+		return nil, err
+	}
+	srvCtx, stopSrv := context.WithCancel(ctx)
+	defer stopSrv()
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	srvErr := make(chan error, 1)
+	bg.Go(func() { srvErr <- srv.Run(srvCtx) })
+	bg.Go(func() { heartbeats(srvCtx, node, names) })
+	var maxSeen atomic.Int64
+	bg.Go(func() { sampleLag(srvCtx, srv, &maxSeen) })
 
 	subStart := time.Now()
-	if err := submitAll(ctx, node, executions); err != nil {
+	refused, submitLat, err := submitAll(ctx, srv, node, executions)
+	if err != nil {
 		return nil, err
 	}
 	res.SubmitSeconds = time.Since(subStart).Seconds()
 	res.SubmitsPerSec = float64(executions) / res.SubmitSeconds
-	if err := <-placeDone; err != nil {
-		return nil, err
+	res.Refused = refused
+	slices.Sort(submitLat)
+	res.SubmitP99Ms = pct(submitLat, 0.99)
+	select {
+	case <-rec.done:
+	case err := <-srvErr:
+		return nil, fmt.Errorf("server stopped: %v", err)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for placement (%d of %d assigned): %w", rec.assigned.Load(), executions, ctx.Err())
 	}
 	placeSec := time.Since(subStart).Seconds()
 	res.AssignsPerSec = float64(executions) / placeSec
-	slices.Sort(lat)
-	res.AssignP50Ms, res.AssignP99Ms = pct(lat, 0.50), pct(lat, 0.99)
-	res.Rounds, res.MaxRoundMs = rounds, ms(maxRound)
-	lat = nil
+	res.Rounds, res.MeanRoundMs, res.MaxRoundMs = rounds(srv)
+	res.MaxLag = int(maxSeen.Load())
+	stopSrv()
+	bg.Wait()
+	lat := rec.sorted()
+	res.AssignP50Ms, res.AssignP99Ms, res.AssignMaxMs = pct(lat, 0.50), pct(lat, 0.99), lat[len(lat)-1]
+	rec = nil
 
 	res.SnapshotSec, res.SnapshotMB, err = snapshot(node, dir)
 	if err != nil {
@@ -141,6 +190,92 @@ func runOne(ctx context.Context, executions, clusters int, retain bool) (*result
 	return res, nil
 }
 
+// recorder collects submit-to-assigned latencies from the scheduler's
+// acknowledged assignments (federation.Config.OnAssigned).
+type recorder struct {
+	want     int64
+	assigned atomic.Int64
+	done     chan struct{}
+	once     sync.Once
+
+	mu  sync.Mutex
+	lat []float64
+}
+
+func newRecorder(want int) *recorder {
+	return &recorder{want: int64(want), done: make(chan struct{}), lat: make([]float64, 0, want)}
+}
+
+// observe records, for each first-attempt assignment the scheduler
+// committed, the time from the submission's commit (CreatedAt: the time
+// its command was proposed) to the acknowledgement of its assignment.
+func (r *recorder) observe(results []raftstore.Result, acked time.Time) {
+	r.mu.Lock()
+	n := 0
+	for _, res := range results {
+		if res.Err == nil && res.Execution != nil && res.Execution.Attempt == 1 {
+			r.lat = append(r.lat, ms(acked.Sub(res.Execution.CreatedAt)))
+			n++
+		}
+	}
+	r.mu.Unlock()
+	if r.assigned.Add(int64(n)) >= r.want {
+		r.once.Do(func() { close(r.done) })
+	}
+}
+
+func (r *recorder) sorted() []float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	slices.Sort(r.lat)
+	return r.lat
+}
+
+// rounds reads the scheduler's round histogram: how many rounds, their
+// mean, and the upper bound of the slowest one's bucket, in ms.
+func rounds(srv *federation.Server) (n int, meanMs, maxMs float64) {
+	mfs, err := srv.Registry().Gather()
+	if err != nil {
+		return 0, 0, 0
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "federation_placement_round_duration_seconds" || len(mf.GetMetric()) == 0 {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		n = int(h.GetSampleCount())
+		if n > 0 {
+			meanMs = 1000 * h.GetSampleSum() / float64(n)
+		}
+		prev := uint64(0)
+		maxMs = math.Inf(1)
+		for _, b := range h.GetBucket() {
+			if b.GetCumulativeCount() == uint64(n) && prev < uint64(n) {
+				maxMs = 1000 * b.GetUpperBound()
+				break
+			}
+			prev = b.GetCumulativeCount()
+		}
+	}
+	return n, meanMs, maxMs
+}
+
+// sampleLag records the largest placement lag seen, every few ms.
+func sampleLag(ctx context.Context, srv *federation.Server, maxSeen *atomic.Int64) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if lag := int64(srv.PlacementLag()); lag > maxSeen.Load() {
+				maxSeen.Store(lag)
+			}
+		}
+	}
+}
+
 func waitLeader(ctx context.Context, n *raftstore.Node) error {
 	for !n.IsLeader() {
 		select {
@@ -154,24 +289,57 @@ func waitLeader(ctx context.Context, n *raftstore.Node) error {
 
 // registerClusters registers n clusters and makes them Ready with one
 // heartbeat each, all in a few log entries.
-func registerClusters(ctx context.Context, node *raftstore.Node, n int) error {
+func registerClusters(ctx context.Context, node *raftstore.Node, n int) ([]string, error) {
 	names := make([]string, n)
 	var cmds []raftstore.Command
 	for i := range n {
 		names[i] = fmt.Sprintf("cluster-%04d", i)
 		spec := v1.ClusterSpec{Name: names[i], Weight: 1 + i%5, Labels: map[string]string{"region": []string{"eu", "us", "ap"}[i%3]}}
-		cmds = append(cmds, raftstore.Command{Type: raftstore.CmdRegisterCluster, Cluster: &spec},
-			raftstore.Command{Type: raftstore.CmdHeartbeat, Name: names[i], Heartbeat: &v1.Heartbeat{AgentVersion: "bench", Capacity: ample()}})
+		cmds = append(cmds, raftstore.Command{Type: raftstore.CmdRegisterCluster, Cluster: &spec}, heartbeatCmd(names[i]))
 	}
+	if err := applyAll(ctx, node, cmds, 2000); err != nil {
+		return nil, fmt.Errorf("register clusters: %w", err)
+	}
+	return names, nil
+}
+
+func heartbeatCmd(name string) raftstore.Command {
+	return raftstore.Command{Type: raftstore.CmdHeartbeat, Name: name, Heartbeat: &v1.Heartbeat{AgentVersion: "bench", Capacity: ample()}}
+}
+
+// heartbeats keeps every cluster's lease fresh as its agent would, all of
+// them in one log entry every heartbeatEvery (as group commit packs
+// concurrent heartbeats).
+func heartbeats(ctx context.Context, node *raftstore.Node, names []string) {
+	t := time.NewTicker(heartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cmds := make([]raftstore.Command, len(names))
+		for i, name := range names {
+			cmds[i] = heartbeatCmd(name)
+		}
+		if err := applyAll(ctx, node, cmds, 2000); err != nil && ctx.Err() == nil {
+			fmt.Fprintln(os.Stderr, "heartbeats:", err)
+		}
+	}
+}
+
+// applyAll commits cmds in batches and fails on any refusal.
+func applyAll(ctx context.Context, node *raftstore.Node, cmds []raftstore.Command, batch int) error {
 	for len(cmds) > 0 {
-		k := min(len(cmds), 2000)
-		rs, err := node.ApplyBatch(ctx, cmds[:k])
+		k := min(len(cmds), batch)
+		rs, err := node.ApplyBatchShared(ctx, cmds[:k])
 		if err != nil {
-			return fmt.Errorf("register clusters: %w", err)
+			return err
 		}
 		for _, r := range rs {
 			if r.Err != nil {
-				return fmt.Errorf("register clusters: %w", r.Err)
+				return r.Err
 			}
 		}
 		cmds = cmds[k:]
@@ -202,9 +370,15 @@ func benchSpec(i int) v1.ExecutionSpec {
 
 // submitAll submits n executions from submitWorkers goroutines, each
 // proposing batches of submitBatch commands, as an HTTP front end under
-// load would with group commit.
-func submitAll(ctx context.Context, node *raftstore.Node, n int) error {
+// load would with group commit. Each batch passes the server's admission
+// control first, as an HTTP submission does; a refused batch (429) is
+// retried. It returns how many batches were refused and each submission's
+// commit latency (ms).
+func submitAll(ctx context.Context, srv *federation.Server, node *raftstore.Node, n int) (int, []float64, error) {
 	var next atomic.Int64
+	var refused atomic.Int64
+	var mu sync.Mutex
+	lat := make([]float64, 0, n)
 	var wg sync.WaitGroup
 	errs := make(chan error, submitWorkers)
 	for range submitWorkers {
@@ -219,85 +393,42 @@ func submitAll(ctx context.Context, node *raftstore.Node, n int) error {
 				for i := from; i < to; i++ {
 					cmds = append(cmds, raftstore.Command{Type: raftstore.CmdSubmit, Submit: raftstore.NewSubmitCmd(benchSpec(i))})
 				}
-				rs, err := node.ApplyBatch(ctx, cmds)
+				var release func()
+				for {
+					var err error
+					release, err = srv.Admit(ctx, len(cmds))
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, federation.ErrOverloaded) {
+						errs <- fmt.Errorf("submit: %w", err)
+						return
+					}
+					refused.Add(1)
+				}
+				rs, err := node.ApplyBatchShared(ctx, cmds)
+				release()
 				if err != nil {
 					errs <- fmt.Errorf("submit: %w", err)
 					return
 				}
+				acked := time.Now()
+				mu.Lock()
 				for _, r := range rs {
 					if r.Err != nil {
+						mu.Unlock()
 						errs <- fmt.Errorf("submit: %w", r.Err)
 						return
 					}
+					lat = append(lat, ms(acked.Sub(r.Execution.CreatedAt)))
 				}
+				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
 	close(errs)
-	return <-errs
-}
-
-// placeLoop places queued executions until want are assigned, recording
-// each one's submit-to-assigned latency: from the submission's commit time
-// (CreatedAt) to when the assignment was acknowledged.
-func placeLoop(ctx context.Context, node *raftstore.Node, want int, assigned *atomic.Int64, lat *[]float64, rounds *int, maxRound *time.Duration) error {
-	st := node.State()
-	changed, unsubscribe := st.Changed()
-	defer unsubscribe()
-	opts := placement.Options{SpotLabel: "capacity=spot", BestEffortHeadroom: 0.1}
-	for int(assigned.Load()) < want {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-changed:
-		case <-time.After(100 * time.Millisecond):
-		}
-		t := time.Now()
-		snap := &placement.Snapshot{ProjectUsage: map[string]v1.Amounts{}, ProjectRunning: map[string]int{}}
-		for _, c := range st.Clusters() {
-			cap := ample()
-			snap.Clusters = append(snap.Clusters, placement.ClusterView{
-				Name: c.Name, Labels: c.Labels, Weight: c.Weight, Tiers: c.Tiers, AllowedProjects: c.AllowedProjects,
-				State: c.State, Healthy: true, Settled: true, Breaker: c.Breaker, Load: c.Running,
-				HasCapacity: true, Allocatable: cap.Allocatable, Free: cap.Free,
-			})
-		}
-		var pending []placement.Pending
-		st.ForEachQueued(func(e *v1.Execution) bool {
-			pending = append(pending, placement.Pending{Key: e.Key(), Attempt: e.Attempt, Tier: e.Tier, Seq: e.Seq,
-				Selector: e.ClusterSelector, PreferredLabels: e.PreferredLabels,
-				Need: v1.Amounts{MilliCPU: 1000, MemoryBytes: 1 << 30, Pods: 1}})
-			return true
-		})
-		if len(pending) == 0 {
-			continue
-		}
-		var cmds []raftstore.Command
-		for _, d := range placement.Decide(snap, pending, opts) {
-			if d.Cluster != "" {
-				cmds = append(cmds, raftstore.Command{Type: raftstore.CmdAssign, Assign: &raftstore.AssignCmd{Key: d.Key, Cluster: d.Cluster, Attempt: d.Attempt}})
-			}
-		}
-		for len(cmds) > 0 {
-			k := min(len(cmds), assignBatch)
-			rs, err := node.ApplyBatch(ctx, cmds[:k])
-			if err != nil {
-				return fmt.Errorf("assign: %w", err)
-			}
-			acked := time.Now()
-			for _, r := range rs {
-				if r.Err == nil {
-					*lat = append(*lat, ms(acked.Sub(r.Execution.CreatedAt)))
-					assigned.Add(1)
-				}
-			}
-			cmds = cmds[k:]
-		}
-		*rounds++
-		*maxRound = max(*maxRound, time.Since(t))
-	}
-	return nil
+	return int(refused.Load()), lat, <-errs
 }
 
 // finishAll reports every assigned execution Succeeded, as its agent

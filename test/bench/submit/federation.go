@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"path/filepath"
 	"time"
 
@@ -107,64 +103,6 @@ func voters(st v1.RaftStatus) int {
 	}
 	return n
 }
-
-// fedSubmitter posts executions to one replica with plain net/http: one
-// keep-alive connection per client, the answer read but not decoded, so the
-// client spends as little of the shared CPU as the etcd client does.
-type fedSubmitter struct {
-	url string
-	hc  *http.Client
-	run string
-}
-
-func newFedSubmitter(baseURL, run string, clients int) *fedSubmitter {
-	tr := &http.Transport{
-		Proxy:               nil, // loopback only, whatever the environment says
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        2 * clients,
-		MaxIdleConnsPerHost: 2 * clients,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
-	return &fedSubmitter{url: baseURL + v1.APIPrefix + "/executions", hc: &http.Client{Transport: tr}, run: run}
-}
-
-// statusError is an answer other than 201 Created or 200 OK.
-type statusError struct {
-	Status int
-	Body   string
-}
-
-func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Body) }
-
-func (s *fedSubmitter) submit(ctx context.Context, seq uint64) error {
-	key, body, err := specJSON(s.run, seq)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("submit %s: %w", key, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("submit %s: %w", key, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK {
-		// Drain the body so the connection goes back to the pool.
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			return fmt.Errorf("submit %s: read answer: %w", key, err)
-		}
-		return nil
-	}
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
-	return fmt.Errorf("submit %s: %w", key, &statusError{Status: resp.StatusCode, Body: string(bytes.TrimSpace(msg))})
-}
-
-// close drops the submitter's idle connections.
-func (s *fedSubmitter) close() { s.hc.CloseIdleConnections() }
 
 // poll calls cond every 200ms until it is done, fails, or timeout passes.
 // Each call gets a context of its own, bounded by pollCallTimeout.

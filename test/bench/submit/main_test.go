@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -245,5 +247,25 @@ func TestFreeAddrsAreDistinct(t *testing.T) {
 			t.Fatalf("addrs %v: want distinct loopback ports", addrs)
 		}
 		seen[a] = true
+	}
+}
+
+// TestFedSubmitterSendsTheSpecJSON: both systems must store the same
+// bytes, so the template must render exactly what specJSON encodes.
+func TestFedSubmitterSendsTheSpecJSON(t *testing.T) {
+	s := newFedSubmitter("http://127.0.0.1:1", "c16", 16)
+	for _, seq := range []uint64{0, 7, 123456789} {
+		key, req := s.request(nil, seq)
+		wantKey, wantBody, err := specJSON("c16", seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, body, ok := bytes.Cut(req, []byte("\r\n\r\n"))
+		if !ok || !bytes.Equal(body, wantBody) || key != wantKey {
+			t.Fatalf("seq %d: sent %s (%v), want %s (%v)", seq, body, key, wantBody, wantKey)
+		}
+		if !bytes.Contains(req, []byte("Content-Length: "+strconv.Itoa(len(wantBody))+"\r\n")) {
+			t.Fatalf("seq %d: wrong Content-Length in %q", seq, req)
+		}
 	}
 }

@@ -14,7 +14,7 @@ func benchSpec(run string, seq uint64) v1.ExecutionSpec {
 	return v1.ExecutionSpec{
 		Project:         "pricing",
 		Domain:          "production",
-		Name:            fmt.Sprintf("eta-model-%s-%d", run, seq),
+		Name:            benchName(run, seq),
 		Tier:            v1.TierStandard,
 		ClusterSelector: &v1.LabelSelector{MatchLabels: map[string]string{"region": "us-east"}},
 		Inputs:          map[string]string{"date": "2026-11-24"},
@@ -33,6 +33,9 @@ func benchSpec(run string, seq uint64) v1.ExecutionSpec {
 		}},
 	}
 }
+
+// benchName is the name of submission seq of run.
+func benchName(run string, seq uint64) string { return fmt.Sprintf("eta-model-%s-%d", run, seq) }
 
 // specJSON is the request body of one submission and its idempotency key.
 func specJSON(run string, seq uint64) (v1.ExecutionKey, []byte, error) {

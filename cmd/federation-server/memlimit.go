@@ -1,0 +1,69 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// cgroupMemoryMax is where cgroup v2 tells a container its memory limit.
+const cgroupMemoryMax = "/sys/fs/cgroup/memory.max"
+
+// memoryLimitShare is the part of a container's memory limit given to the
+// Go heap by default; the rest covers stacks, the Raft log's mmap and
+// what the runtime has not returned yet.
+const memoryLimitShare = 0.9
+
+// memoryLimit decides the Go runtime's soft memory limit: flag, when set
+// ("0" turns it off); else GOMEMLIMIT, which the runtime already applied;
+// else a share of the cgroup limit read from cgroupFile. Without a soft
+// limit the heap may grow to twice the live state before a collection, and
+// a replica holding a million executions would be killed by a container
+// limit its live state fits in.
+func memoryLimit(flag, cgroupFile string) (limit int64, source string, err error) {
+	if flag != "" {
+		q, err := resource.ParseQuantity(flag)
+		if err != nil {
+			return 0, "", fmt.Errorf("--memory-limit %q: %w", flag, err)
+		}
+		if q.Sign() < 0 {
+			return 0, "", fmt.Errorf("--memory-limit %q: negative", flag)
+		}
+		return q.Value(), "--memory-limit", nil
+	}
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return 0, "GOMEMLIMIT", nil
+	}
+	b, err := os.ReadFile(cgroupFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("read %s: %w", cgroupFile, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "max" || s == "" {
+		return 0, "", nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, "", fmt.Errorf("read %s: %q is not a byte count", cgroupFile, s)
+	}
+	return int64(float64(n) * memoryLimitShare), cgroupFile, nil
+}
+
+// applyMemoryLimit sets the soft limit memoryLimit decided, if any.
+func applyMemoryLimit(limit int64, source string) {
+	switch {
+	case source == "" || source == "GOMEMLIMIT":
+	case limit == 0:
+		debug.SetMemoryLimit(-1 >> 1) // "0" turns the limit off: the runtime's "no limit" is MaxInt64
+	default:
+		debug.SetMemoryLimit(limit)
+	}
+}

@@ -1,0 +1,320 @@
+package raftstore
+
+import (
+	"hash/maphash"
+	"maps"
+	"slices"
+	"sync"
+	"unique"
+	"unsafe"
+	"weak"
+
+	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+)
+
+// The hot state holds every live execution, up to millions of them, and
+// most of an execution's memory is its spec. Yet executions repeat: a
+// platform runs one workflow (a launch plan) thousands of times with other
+// inputs and names, so their DAGs, selectors, images and projects are the
+// same. shareSpec makes a decoded spec point at one copy of each such part.
+//
+// The pool holds its copies weakly: a DAG or selector that no stored
+// execution uses any more is collected like any garbage, so the pool needs
+// no reference counts and tracks nothing when executions are archived.
+// Nothing here is replicated state: sharing changes no value, only where
+// it lives, so replicas may share differently and still agree. What the
+// pool hands out is immutable, as every stored version is (see State).
+
+// pool is process-wide, like the unique package it builds on: executions
+// of one workflow share its DAG even across restores.
+var pool = newSpecPool()
+
+type specPool struct {
+	seed maphash.Seed
+
+	mu        sync.Mutex
+	dags      map[uint64][]sharedDAG
+	selectors map[uint64][]weak.Pointer[v1.LabelSelector]
+	// added counts insertions since the last sweep of dead entries.
+	added int
+}
+
+// sharedDAG is a weak reference to the node array of a shared DAG.
+type sharedDAG struct {
+	first weak.Pointer[v1.TaskNode]
+	n     int
+}
+
+func newSpecPool() *specPool {
+	return &specPool{
+		seed:      maphash.MakeSeed(),
+		dags:      map[uint64][]sharedDAG{},
+		selectors: map[uint64][]weak.Pointer[v1.LabelSelector]{},
+	}
+}
+
+// shareSpec replaces the parts of s that other executions may hold too
+// with the pool's copies, in place. s must be freshly decoded: its old
+// parts may still be referenced by nothing else.
+func shareSpec(s *v1.ExecutionSpec) {
+	s.Project = intern(s.Project)
+	s.Domain = intern(s.Domain)
+	s.Tier = v1.Tier(intern(string(s.Tier)))
+	s.Workflow.Nodes = pool.dag(s.Workflow.Nodes)
+	s.ClusterSelector = pool.selector(s.ClusterSelector)
+}
+
+// unsafeSlice rebuilds a shared node array from its first element.
+func unsafeSlice(first *v1.TaskNode, n int) []v1.TaskNode { return unsafe.Slice(first, n) }
+
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
+}
+
+func internAll(ss []string) []string {
+	for i, s := range ss {
+		ss[i] = intern(s)
+	}
+	return ss
+}
+
+func internMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[intern(k)] = intern(v)
+	}
+	return out
+}
+
+// dag returns the pool's copy of nodes, adding nodes when no live copy
+// is equal.
+func (p *specPool) dag(nodes []v1.TaskNode) []v1.TaskNode {
+	if len(nodes) == 0 {
+		return nodes
+	}
+	h := p.hashDAG(nodes)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	live := p.dags[h][:0:0]
+	var found []v1.TaskNode
+	for _, d := range p.dags[h] {
+		first := d.first.Value()
+		if first == nil {
+			continue // collected: drop it
+		}
+		live = append(live, d)
+		if shared := unsafeSlice(first, d.n); found == nil && dagEqual(shared, nodes) {
+			found = shared
+		}
+	}
+	if found == nil {
+		found = internDAG(nodes)
+		live = append(live, sharedDAG{first: weak.Make(&found[0]), n: len(found)})
+		p.added++
+	}
+	p.dags[h] = live
+	p.sweepLocked()
+	return found
+}
+
+func (p *specPool) selector(s *v1.LabelSelector) *v1.LabelSelector {
+	if s == nil {
+		return nil
+	}
+	h := p.hashSelector(s)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	live := p.selectors[h][:0:0]
+	var found *v1.LabelSelector
+	for _, w := range p.selectors[h] {
+		v := w.Value()
+		if v == nil {
+			continue
+		}
+		live = append(live, w)
+		if found == nil && selectorEqual(v, s) {
+			found = v
+		}
+	}
+	if found == nil {
+		found = s
+		found.MatchLabels = internMap(found.MatchLabels)
+		for i := range found.MatchExpressions {
+			r := &found.MatchExpressions[i]
+			r.Key = intern(r.Key)
+			r.Values = internAll(r.Values)
+		}
+		live = append(live, weak.Make(found))
+		p.added++
+	}
+	p.selectors[h] = live
+	p.sweepLocked()
+	return found
+}
+
+// sweepLocked drops dead entries once as many were added as the pool
+// holds, so the pool's own size stays within a small factor of what is
+// alive at a cost amortised over the insertions.
+func (p *specPool) sweepLocked() {
+	if p.added < 1024 || p.added < len(p.dags)+len(p.selectors) {
+		return
+	}
+	p.added = 0
+	for h, ds := range p.dags {
+		ds = slices.DeleteFunc(ds, func(d sharedDAG) bool { return d.first.Value() == nil })
+		if len(ds) == 0 {
+			delete(p.dags, h)
+		} else {
+			p.dags[h] = ds
+		}
+	}
+	for h, ws := range p.selectors {
+		ws = slices.DeleteFunc(ws, func(w weak.Pointer[v1.LabelSelector]) bool { return w.Value() == nil })
+		if len(ws) == 0 {
+			delete(p.selectors, h)
+		} else {
+			p.selectors[h] = ws
+		}
+	}
+}
+
+// internDAG interns the strings of a DAG about to be shared: its images,
+// commands and ids repeat across DAGs too.
+func internDAG(nodes []v1.TaskNode) []v1.TaskNode {
+	for i := range nodes {
+		n := &nodes[i]
+		n.ID = intern(n.ID)
+		n.DependsOn = internAll(n.DependsOn)
+		n.Image = intern(n.Image)
+		n.Command = internAll(n.Command)
+		n.Args = internAll(n.Args)
+		n.Env = internMap(n.Env)
+		n.Resources = v1.Resources{CPU: intern(n.Resources.CPU), Memory: intern(n.Resources.Memory), GPU: intern(n.Resources.GPU)}
+		n.Timeout = intern(n.Timeout)
+		if n.Inputs != nil {
+			in := make(map[string]v1.Binding, len(n.Inputs))
+			for k, b := range n.Inputs {
+				b.FromInput, b.FromNode, b.Output = intern(b.FromInput), intern(b.FromNode), intern(b.Output)
+				in[intern(k)] = b
+			}
+			n.Inputs = in
+		}
+	}
+	return nodes
+}
+
+// Hashes: fields are written with a terminator so that ("ab","c") and
+// ("a","bc") differ; maps are hashed order-free by summing the hashes of
+// their entries. Equal values hash equal; dagEqual settles collisions.
+
+func (p *specPool) hashDAG(nodes []v1.TaskNode) uint64 {
+	var h maphash.Hash
+	h.SetSeed(p.seed)
+	for i := range nodes {
+		n := &nodes[i]
+		str(&h, n.ID)
+		strs(&h, n.DependsOn)
+		str(&h, n.Image)
+		strs(&h, n.Command)
+		strs(&h, n.Args)
+		maphash.WriteComparable(&h, p.hashStringMap(n.Env))
+		str(&h, n.Resources.CPU)
+		str(&h, n.Resources.Memory)
+		str(&h, n.Resources.GPU)
+		var in uint64
+		for k, b := range n.Inputs {
+			in += maphash.Comparable(p.seed, struct {
+				k           string
+				input, node string
+				output      string
+				set         bool
+				value       string
+			}{k, b.FromInput, b.FromNode, b.Output, b.Value != nil, deref(b.Value)})
+		}
+		maphash.WriteComparable(&h, in)
+		maphash.WriteComparable(&h, n.Retries)
+		str(&h, n.Timeout)
+		if n.Cache != nil {
+			str(&h, "cache:"+n.Cache.Version)
+		}
+		_ = h.WriteByte(0xff)
+	}
+	return h.Sum64()
+}
+
+func (p *specPool) hashSelector(s *v1.LabelSelector) uint64 {
+	var h maphash.Hash
+	h.SetSeed(p.seed)
+	maphash.WriteComparable(&h, p.hashStringMap(s.MatchLabels))
+	for _, r := range s.MatchExpressions {
+		str(&h, r.Key)
+		str(&h, string(r.Operator))
+		strs(&h, r.Values)
+	}
+	return h.Sum64()
+}
+
+func (p *specPool) hashStringMap(m map[string]string) uint64 {
+	var sum uint64
+	for k, v := range m {
+		sum += maphash.Comparable(p.seed, [2]string{k, v})
+	}
+	return sum
+}
+
+func str(h *maphash.Hash, s string) {
+	_, _ = h.WriteString(s)
+	_ = h.WriteByte(0)
+}
+
+func strs(h *maphash.Hash, ss []string) {
+	maphash.WriteComparable(h, len(ss))
+	for _, s := range ss {
+		str(h, s)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// dagEqual reports whether two DAGs encode alike. Empty and nil
+// collections are equal: the canonical form omits both.
+func dagEqual(a, b []v1.TaskNode) bool {
+	return slices.EqualFunc(a, b, func(x, y v1.TaskNode) bool {
+		return x.ID == y.ID && x.Image == y.Image && x.Retries == y.Retries && x.Timeout == y.Timeout &&
+			x.Resources == y.Resources &&
+			slices.Equal(x.DependsOn, y.DependsOn) && slices.Equal(x.Command, y.Command) && slices.Equal(x.Args, y.Args) &&
+			maps.Equal(x.Env, y.Env) &&
+			maps.EqualFunc(x.Inputs, y.Inputs, bindingEqual) &&
+			cacheEqual(x.Cache, y.Cache)
+	})
+}
+
+func bindingEqual(a, b v1.Binding) bool {
+	return a.FromInput == b.FromInput && a.FromNode == b.FromNode && a.Output == b.Output &&
+		(a.Value == nil) == (b.Value == nil) && deref(a.Value) == deref(b.Value)
+}
+
+func cacheEqual(a, b *v1.CacheSpec) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func selectorEqual(a, b *v1.LabelSelector) bool {
+	return maps.Equal(a.MatchLabels, b.MatchLabels) &&
+		slices.EqualFunc(a.MatchExpressions, b.MatchExpressions, func(x, y v1.LabelSelectorRequirement) bool {
+			return x.Key == y.Key && x.Operator == y.Operator && slices.Equal(x.Values, y.Values)
+		})
+}

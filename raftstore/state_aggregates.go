@@ -1,0 +1,299 @@
+package raftstore
+
+import (
+	"maps"
+	"sync/atomic"
+	"unique"
+
+	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+)
+
+// This file keeps what placement needs to know about the executions on
+// clusters (each cluster's reservations, each project's usage and count)
+// as running sums, updated by putExecution on every change of an
+// execution. A scheduler round reads them in O(clusters + projects)
+// instead of walking, let alone copying, every live execution.
+//
+// The sums are derived state, like the indexes: they are not in snapshots,
+// and Restore rebuilds them (rebuildAggregates).
+
+// ClusterLoad is what the live executions of one cluster (Assigned,
+// Running, Aborting) hold of it.
+type ClusterLoad struct {
+	// Live is how many there are: the cluster's Running.
+	Live int
+	// Assigned is how many of them are Assigned: placed but not started,
+	// so the agent's free capacity does not show them yet.
+	Assigned int
+	// Aborting is how many of them are Aborting; the rest are Running.
+	Aborting int
+	// Reserved is the sum of the Assigned ones' peak needs.
+	Reserved v1.Amounts
+}
+
+// ProjectLoad is what one project's live executions hold.
+type ProjectLoad struct {
+	// Running is how many there are.
+	Running int
+	// Usage is the sum of their peak needs.
+	Usage v1.Amounts
+}
+
+// PlacementLoad is a copy of the running sums, for one scheduler round.
+type PlacementLoad struct {
+	// Clusters has an entry for each cluster with a live execution.
+	Clusters map[string]ClusterLoad
+	// Projects has an entry for each project with a live execution.
+	Projects map[string]ProjectLoad
+	// Seq is the sequence number of the newest submission: submissions
+	// are numbered 1, 2, ... in commit order.
+	Seq uint64
+}
+
+// aggregates are the running sums and what keeps them exact.
+type aggregates struct {
+	// needs is the peak need (WorkflowSpec.PeakResources) of every
+	// execution that is not terminal, computed once at submit: the spec
+	// never changes. Handles are interned, so an entry costs its map slot
+	// (the key shares the execs map's string; the value is one pointer),
+	// and executions of one workflow share one value.
+	needs    map[string]unique.Handle[v1.Amounts]
+	clusters map[string]ClusterLoad
+	projects map[string]ProjectLoad
+	// queued counts the Queued executions by tier and project.
+	queued map[QueueKey]int
+	// lastSeq mirrors State.seq for readers that take no lock.
+	lastSeq *atomic.Uint64
+}
+
+func newAggregates() aggregates {
+	return aggregates{
+		needs:    map[string]unique.Handle[v1.Amounts]{},
+		clusters: map[string]ClusterLoad{},
+		projects: map[string]ProjectLoad{},
+		queued:   map[QueueKey]int{},
+		lastSeq:  new(atomic.Uint64),
+	}
+}
+
+// PlacementLoad returns a copy of the running sums and the newest
+// submission's sequence number, consistent with each other.
+func (s *State) PlacementLoad() PlacementLoad {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return PlacementLoad{Clusters: maps.Clone(s.agg.clusters), Projects: maps.Clone(s.agg.projects), Seq: s.seq}
+}
+
+// PlacementView reads what a placement round needs under one read lock,
+// so that a round waits for the FSM once: the clusters, appended to
+// clusters[:0] and returned (the stored versions, in no order: read them,
+// never modify them), and, if walk(clusters, queued) returns true, the
+// queue, in queue order with each execution's peak need (so that the
+// scheduler never computes one; fn gets the stored version, as with
+// ForEachQueued), and the running sums as they were during the walk, into
+// load (else only load.Seq is set: a round that
+// places nothing needs no more). An execution being assigned is thus either
+// still in the queue or already in the sums, never in neither or both.
+// Filling the caller's slice and maps lets a scheduler reuse them from
+// round to round. walk and fn run under the read lock and hold up the FSM:
+// they must be quick.
+func (s *State) PlacementView(clusters []*v1.Cluster, load *PlacementLoad, walk func(clusters []*v1.Cluster, queued int) bool, fn func(e *v1.Execution, need v1.Amounts) bool) []*v1.Cluster {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	clusters = clusters[:0]
+	for _, c := range s.clusters {
+		clusters = append(clusters, c)
+	}
+	load.Seq = s.seq
+	if !walk(clusters, s.queue.Len()) {
+		return clusters
+	}
+	s.queue.Ascend(queueItem{}, false, func(q queueItem) bool {
+		e := s.execs[q.key]
+		return fn(e, s.needLocked(q.key, e))
+	})
+	load.Clusters = copyInto(load.Clusters, s.agg.clusters)
+	load.Projects = copyInto(load.Projects, s.agg.projects)
+	return clusters
+}
+
+// copyInto makes dst a copy of src, reusing dst's map when it has one.
+func copyInto[V any](dst, src map[string]V) map[string]V {
+	if dst == nil {
+		return maps.Clone(src)
+	}
+	clear(dst)
+	maps.Copy(dst, src)
+	return dst
+}
+
+// LastSeq returns the sequence number of the newest submission. It takes
+// no lock, so the submit path never waits for the FSM to ask.
+func (s *State) LastSeq() uint64 {
+	return s.agg.lastSeq.Load()
+}
+
+// assignedChunk is how many Assigned executions ForEachAssigned visits
+// under one hold of the read lock.
+const assignedChunk = 4096
+
+// ForEachAssigned calls fn for each Assigned execution, ordered by key,
+// until fn returns false. It walks the Assigned index only, not every live
+// execution, and takes the read lock for a chunk at a time, so a long walk
+// never holds up the FSM for long; in exchange it is not a snapshot: an
+// execution that becomes Assigned during the walk may be missed, and one
+// that leaves it is not visited if the walk has not reached it yet. fn
+// gets the stored version, must not modify it and must not call back into
+// the State.
+func (s *State) ForEachAssigned(fn func(e *v1.Execution) bool) {
+	after, more := "", false
+	for {
+		s.mu.RLock()
+		n, stopped := 0, false
+		s.byPhase[v1.PhaseAssigned].Ascend(after, more, func(k string) bool {
+			if n == assignedChunk {
+				return false
+			}
+			n++
+			after = k
+			if !fn(s.execs[k]) {
+				stopped = true
+				return false
+			}
+			return true
+		})
+		s.mu.RUnlock()
+		if stopped || n < assignedChunk {
+			return
+		}
+		more = true
+	}
+}
+
+func (s *State) needLocked(k string, e *v1.Execution) v1.Amounts {
+	if h, ok := s.agg.needs[k]; ok {
+		return h.Value()
+	}
+	return e.Workflow.PeakResources() // terminal: not kept
+}
+
+// share is where an execution counts in the sums: in the queue depths
+// while Queued, on its cluster and project while live.
+type share struct {
+	queued  QueueKey
+	cluster string
+	project string
+	phase   v1.ExecutionPhase
+}
+
+func shareOf(e *v1.Execution) share {
+	if e == nil {
+		return share{}
+	}
+	if e.Phase == v1.PhaseQueued {
+		return share{queued: QueueKey{Tier: e.Tier, Project: e.Project}, phase: e.Phase}
+	}
+	c := liveCluster(e)
+	if c == "" {
+		return share{}
+	}
+	return share{cluster: c, project: e.Project, phase: e.Phase}
+}
+
+// aggregate moves execution k in the sums from old's share (nil: a new
+// execution) to e's. Callers hold mu.
+func (s *State) aggregate(k string, old, e *v1.Execution) {
+	a := &s.agg
+	if old == nil && e.Seq > a.lastSeq.Load() {
+		a.lastSeq.Store(e.Seq)
+	}
+	var need v1.Amounts
+	if h, ok := a.needs[k]; ok && old != nil {
+		need = h.Value()
+	} else {
+		need = e.Workflow.PeakResources()
+		if !e.Phase.Terminal() {
+			a.needs[k] = unique.Make(need)
+		}
+	}
+	if e.Phase.Terminal() {
+		delete(a.needs, k)
+	}
+	from, to := shareOf(old), shareOf(e)
+	if from == to {
+		return
+	}
+	if from.phase == v1.PhaseQueued {
+		a.addQueued(from.queued, -1)
+	}
+	if to.phase == v1.PhaseQueued {
+		a.addQueued(to.queued, 1)
+	}
+	if from.cluster != "" {
+		a.addCluster(from, need, -1)
+		a.addProject(from.project, need, -1)
+	}
+	if to.cluster != "" {
+		a.addCluster(to, need, 1)
+		a.addProject(to.project, need, 1)
+	}
+}
+
+func (a *aggregates) addQueued(k QueueKey, sign int) {
+	if n := a.queued[k] + sign; n != 0 {
+		a.queued[k] = n
+	} else {
+		delete(a.queued, k)
+	}
+}
+
+func (a *aggregates) addCluster(sh share, need v1.Amounts, sign int) {
+	l := a.clusters[sh.cluster]
+	l.Live += sign
+	switch sh.phase {
+	case v1.PhaseAssigned:
+		l.Reserved, l.Assigned = addSigned(l.Reserved, need, sign), l.Assigned+sign
+	case v1.PhaseAborting:
+		l.Aborting += sign
+	}
+	if l.Live == 0 {
+		delete(a.clusters, sh.cluster)
+		return
+	}
+	a.clusters[sh.cluster] = l
+}
+
+func (a *aggregates) addProject(name string, need v1.Amounts, sign int) {
+	l := a.projects[name]
+	l.Usage, l.Running = addSigned(l.Usage, need, sign), l.Running+sign
+	if l.Running == 0 {
+		delete(a.projects, name)
+		return
+	}
+	a.projects[name] = l
+}
+
+func addSigned(sum, need v1.Amounts, sign int) v1.Amounts {
+	if sign < 0 {
+		return sum.Sub(need)
+	}
+	return sum.Add(need)
+}
+
+// rebuildAggregates recomputes the sums from the executions, after
+// Restore replaced them. Restore runs on the FSM's goroutine, so nothing
+// is applied meanwhile; the write lock keeps readers from seeing the
+// restored executions with the old sums.
+func (s *State) rebuildAggregates() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seq := s.agg.lastSeq
+	s.agg = newAggregates()
+	s.agg.lastSeq = seq
+	seq.Store(s.seq)
+	for k, e := range s.execs {
+		if !e.Phase.Terminal() {
+			s.aggregate(k, nil, e)
+		}
+	}
+}
