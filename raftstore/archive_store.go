@@ -63,8 +63,8 @@ func newMemArchive() *memArchive {
 }
 
 func (m *memArchive) get(k string) (archiveEntry, bool) { a, ok := m.entries[k]; return a, ok }
-func (m *memArchive) count() int                         { return len(m.entries) }
-func (m *memArchive) close() error                       { return nil }
+func (m *memArchive) count() int                        { return len(m.entries) }
+func (m *memArchive) close() error                      { return nil }
 
 func (m *memArchive) put(recs []archiveRecord) error {
 	for _, r := range recs {

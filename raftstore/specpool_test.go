@@ -38,24 +38,27 @@ func TestSpecPoolCoversEveryField(t *testing.T) {
 func TestDAGEqualSeesEveryField(t *testing.T) {
 	other := "w"
 	cases := map[string]func(n *v1.TaskNode){
-		"id":         func(n *v1.TaskNode) { n.ID = "x" },
-		"dependsOn":  func(n *v1.TaskNode) { n.DependsOn = []string{"other"} },
-		"image":      func(n *v1.TaskNode) { n.Image = "python:3.13" },
-		"command":    func(n *v1.TaskNode) { n.Command = []string{"python", "-m", "eval"} },
-		"args":       func(n *v1.TaskNode) { n.Args = nil },
-		"env":        func(n *v1.TaskNode) { n.Env = map[string]string{"MODE": "slow"} },
-		"cpu":        func(n *v1.TaskNode) { n.Resources.CPU = "3" },
-		"memory":     func(n *v1.TaskNode) { n.Resources.Memory = "8Gi" },
-		"gpu":        func(n *v1.TaskNode) { n.Resources.GPU = "" },
-		"input":      func(n *v1.TaskNode) { n.Inputs["data"] = v1.Binding{FromNode: "extract", Output: "other"} },
-		"input key":  func(n *v1.TaskNode) { n.Inputs["data2"] = n.Inputs["data"]; delete(n.Inputs, "data") },
-		"value":      func(n *v1.TaskNode) { n.Inputs["lit"] = v1.Binding{Value: &other} },
-		"value nil":  func(n *v1.TaskNode) { n.Inputs["lit"] = v1.Binding{} },
-		"retries":    func(n *v1.TaskNode) { n.Retries = 3 },
-		"timeout":    func(n *v1.TaskNode) { n.Timeout = "1h" },
-		"cache":      func(n *v1.TaskNode) { n.Cache = &v1.CacheSpec{Version: "2"} },
-		"cache off":  func(n *v1.TaskNode) { n.Cache = nil },
-		"split args": func(n *v1.TaskNode) { n.Command = []string{"python", "-m"}; n.Args = []string{"train", "--epochs", "3"} },
+		"id":        func(n *v1.TaskNode) { n.ID = "x" },
+		"dependsOn": func(n *v1.TaskNode) { n.DependsOn = []string{"other"} },
+		"image":     func(n *v1.TaskNode) { n.Image = "python:3.13" },
+		"command":   func(n *v1.TaskNode) { n.Command = []string{"python", "-m", "eval"} },
+		"args":      func(n *v1.TaskNode) { n.Args = nil },
+		"env":       func(n *v1.TaskNode) { n.Env = map[string]string{"MODE": "slow"} },
+		"cpu":       func(n *v1.TaskNode) { n.Resources.CPU = "3" },
+		"memory":    func(n *v1.TaskNode) { n.Resources.Memory = "8Gi" },
+		"gpu":       func(n *v1.TaskNode) { n.Resources.GPU = "" },
+		"input":     func(n *v1.TaskNode) { n.Inputs["data"] = v1.Binding{FromNode: "extract", Output: "other"} },
+		"input key": func(n *v1.TaskNode) { n.Inputs["data2"] = n.Inputs["data"]; delete(n.Inputs, "data") },
+		"value":     func(n *v1.TaskNode) { n.Inputs["lit"] = v1.Binding{Value: &other} },
+		"value nil": func(n *v1.TaskNode) { n.Inputs["lit"] = v1.Binding{} },
+		"retries":   func(n *v1.TaskNode) { n.Retries = 3 },
+		"timeout":   func(n *v1.TaskNode) { n.Timeout = "1h" },
+		"cache":     func(n *v1.TaskNode) { n.Cache = &v1.CacheSpec{Version: "2"} },
+		"cache off": func(n *v1.TaskNode) { n.Cache = nil },
+		"split args": func(n *v1.TaskNode) {
+			n.Command = []string{"python", "-m"}
+			n.Args = []string{"train", "--epochs", "3"}
+		},
 	}
 	p := newSpecPool()
 	base := []v1.TaskNode{poolNode()}
