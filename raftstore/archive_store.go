@@ -309,9 +309,16 @@ type boltStage struct{ old, next *boltArchive }
 
 func (s *boltStage) put(recs []archiveRecord) error { return s.next.put(recs) }
 
-func (s *boltStage) has(k string) bool {
-	_, ok := s.next.get(k)
-	return ok
+func (s *boltStage) has(k string) bool { return s.next.has(k) }
+
+// has reports whether k is archived, without copying its entry out.
+func (a *boltArchive) has(k string) bool {
+	found := false
+	_ = a.db.View(func(tx *bbolt.Tx) error {
+		found = tx.Bucket(a.bucket()).Get([]byte(k)) != nil
+		return nil
+	})
+	return found
 }
 
 func (s *boltStage) commit() (archiveStore, error) {

@@ -117,9 +117,8 @@ func TestShareSpecSharesEqualParts(t *testing.T) {
 
 func TestSpecPoolForgetsUnusedDAGs(t *testing.T) {
 	p := newSpecPool()
-	nodes := p.dag([]v1.TaskNode{poolNode()})
-	h := p.hashDAG(nodes)
-	nodes = nil
+	// The only holder of the pooled DAG goes out of scope with the func.
+	h := func() uint64 { return p.hashDAG(p.dag([]v1.TaskNode{poolNode()})) }()
 	runtime.GC()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -128,5 +127,4 @@ func TestSpecPoolForgetsUnusedDAGs(t *testing.T) {
 			t.Error("a DAG no execution holds is still alive in the pool")
 		}
 	}
-	runtime.KeepAlive(nodes)
 }

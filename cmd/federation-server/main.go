@@ -47,6 +47,9 @@ type config struct {
 	// memoryLimit is the Go runtime's soft memory limit (--memory-limit,
 	// memlimit.go).
 	memoryLimit string
+	// memLimit and memLimitFrom are what memoryLimit decided from it.
+	memLimit     int64
+	memLimitFrom string
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -114,7 +117,8 @@ func parseFlags(args []string) (*config, error) {
 	if c.bootstrap && c.join != "" {
 		errs = append(errs, errors.New("--bootstrap and --join exclude each other"))
 	}
-	if _, _, err := memoryLimit(c.memoryLimit, cgroupMemoryMax); err != nil {
+	var err error
+	if c.memLimit, c.memLimitFrom, err = memoryLimit(c.memoryLimit, cgroupMemoryMax); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.svc.Validate(); err != nil {
@@ -148,9 +152,9 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.svc.Logger = log
-	if limit, source, err := memoryLimit(cfg.memoryLimit, cgroupMemoryMax); err == nil && source != "" {
-		applyMemoryLimit(limit, source)
-		log.Info("memory limit", "bytes", debug.SetMemoryLimit(-1), "from", source)
+	if cfg.memLimitFrom != "" {
+		applyMemoryLimit(cfg.memLimit, cfg.memLimitFrom)
+		log.Info("memory limit", "bytes", debug.SetMemoryLimit(-1), "from", cfg.memLimitFrom)
 	}
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("make data dir: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -62,7 +63,7 @@ func applyMemoryLimit(limit int64, source string) {
 	switch {
 	case source == "" || source == "GOMEMLIMIT":
 	case limit == 0:
-		debug.SetMemoryLimit(-1 >> 1) // "0" turns the limit off: the runtime's "no limit" is MaxInt64
+		debug.SetMemoryLimit(math.MaxInt64) // "0" turns the limit off: the runtime's "no limit"
 	default:
 		debug.SetMemoryLimit(limit)
 	}
