@@ -45,7 +45,7 @@ func (h *fsmHarness) applyAll(cmds ...Command) []Result {
 		raws[i] = raw
 	}
 	h.idx++
-	res := h.s.applyLog(h.idx, encodeBatch(raws))
+	res := h.s.applyLog(h.idx, packEntry(encodeBatch(raws)))
 	out, ok := res.([]Result)
 	if !ok {
 		h.t.Fatalf("apply: %v", res)

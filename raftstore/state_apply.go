@@ -21,10 +21,17 @@ const applyYield = 256
 // batcher deep-copies them for the caller. The entry is decoded before the
 // write lock is taken.
 func (s *State) applyLog(index uint64, data []byte) any {
-	cmds, ok := decodeBatchCommands(data)
+	data, release, err := unpackEntry(data)
+	var cmds []Command
+	ok := false
 	var decodeErrs []error
 	var entryErr error
-	if !ok {
+	if err != nil {
+		entryErr = fmt.Errorf("apply log entry %d: %w: %v", index, ErrUnknownCommand, err)
+	} else {
+		cmds, ok = decodeBatchCommands(data)
+	}
+	if err == nil && !ok {
 		entry, err := decodeBatch(data)
 		if err != nil {
 			entryErr = fmt.Errorf("apply log entry %d: %w", index, err)
@@ -37,6 +44,10 @@ func (s *State) applyLog(index uint64, data []byte) any {
 				}
 			}
 		}
+	}
+	if release != nil {
+		// Decoding copied everything it keeps (strings, raw commands).
+		release()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

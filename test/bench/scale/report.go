@@ -43,13 +43,13 @@ func writeReport(cfg *config, rs []*result) error {
 	w("Each run has the soft memory limit of a replica in a 2 GiB container (`--memory-limit 1800Mi`; federation-server takes 90%% of its cgroup's limit by default). ")
 	w("Heap is live heap after a GC; RSS is VmRSS of the process with everything in the hot state; then every execution is reported Succeeded, ")
 	w("archived by retention (`archive` command), and heap, RSS and snapshot are measured again (\"after archive\").\n\n")
-	w("| executions | clusters | submits/s | assigns/s | assign p50 | assign p99 | submit p99 | lag max (bound) | 429s | rounds (mean, max) | heap | RSS (peak) | snapshot | snapshot size | after archive: heap | RSS | snapshot | size |\n")
-	w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	w("| executions | clusters | submits/s | assigns/s | assign p50 | assign p99 | submit p99 | lag max (bound) | 429s | rounds (mean, max) | heap | RSS (peak) | RSS anon / file | snapshot | snapshot size | after archive: heap | RSS | snapshot | size |\n")
+	w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
-		w("| %s | %d | %.0f | %.0f | %.0f ms | %.0f ms | %.0f ms | %d (%d) | %d | %d (%.0f ms, ≤%.0f ms) | %.0f MiB | %.0f MiB (%.0f) | %.2f s | %.0f MiB | %.0f MiB | %.0f MiB | %.2f s | %.0f MiB |\n",
+		w("| %s | %d | %.0f | %.0f | %.0f ms | %.0f ms | %.0f ms | %d (%d) | %d | %d (%.0f ms, ≤%.0f ms) | %.0f MiB | %.0f MiB (%.0f) | %.0f / %.0f MiB | %.2f s | %.0f MiB | %.0f MiB | %.0f MiB | %.2f s | %.0f MiB |\n",
 			count(r.Executions), r.Clusters, r.SubmitsPerSec, r.AssignsPerSec, r.AssignP50Ms, r.AssignP99Ms, r.SubmitP99Ms, r.MaxLag, r.MaxPlacementLag, r.Refused,
 			r.Rounds, r.MeanRoundMs, r.MaxRoundMs,
-			r.HeapMB, r.RSSMB, r.PeakRSSMB, r.SnapshotSec, r.SnapshotMB, r.HeapAfterMB, r.RSSAfterMB, r.SnapAfterSec, r.SnapAfterMB)
+			r.HeapMB, r.RSSMB, r.PeakRSSMB, r.RSSAnonMB, r.RSSFileMB, r.SnapshotSec, r.SnapshotMB, r.HeapAfterMB, r.RSSAfterMB, r.SnapAfterSec, r.SnapAfterMB)
 	}
 	w("\n![growth](%s)\n\n", cfg.png)
 	w("The chart (`%s`): three panels against executions (log scale) at 1,000 clusters: submit-to-assigned p99 (ms); ", cfg.png)

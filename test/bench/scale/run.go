@@ -49,9 +49,13 @@ type result struct {
 	Refused         int `json:"refused"`
 	MaxPlacementLag int `json:"maxPlacementLag"`
 
-	HeapMB         float64 `json:"heapMB"`
-	RSSMB          float64 `json:"rssMB"`
-	PeakRSSMB      float64 `json:"peakRssMB"`
+	HeapMB    float64 `json:"heapMB"`
+	RSSMB     float64 `json:"rssMB"`
+	PeakRSSMB float64 `json:"peakRssMB"`
+	// RSS split: anonymous memory (the Go heap and runtime) and
+	// file-backed pages (bbolt's mapped files) that the kernel can drop.
+	RSSAnonMB      float64 `json:"rssAnonMB"`
+	RSSFileMB      float64 `json:"rssFileMB"`
 	SnapshotSec    float64 `json:"snapshotSec"`
 	SnapshotMB     float64 `json:"snapshotMB"`
 	Archived       int     `json:"archived"`
@@ -169,7 +173,8 @@ func runOne(ctx context.Context, executions, clusters, maxLag int, retain bool) 
 	if err != nil {
 		return nil, err
 	}
-	res.HeapMB, res.RSSMB, res.PeakRSSMB = memory()
+	m := memory()
+	res.HeapMB, res.RSSMB, res.PeakRSSMB, res.RSSAnonMB, res.RSSFileMB = m.heap, m.rss, m.peak, m.anon, m.file
 	if retain {
 		t := time.Now()
 		if err := finishAll(ctx, node); err != nil {
@@ -184,7 +189,8 @@ func runOne(ctx context.Context, executions, clusters, maxLag int, retain bool) 
 		if err != nil {
 			return nil, err
 		}
-		res.HeapAfterMB, res.RSSAfterMB, _ = memory()
+		m := memory()
+		res.HeapAfterMB, res.RSSAfterMB = m.heap, m.rss
 	}
 	res.WallSeconds = time.Since(start).Seconds()
 	return res, nil
@@ -502,14 +508,22 @@ func snapshot(node *raftstore.Node, dir string) (sec, mb float64, err error) {
 	return sec, float64(newest.Size()) / (1 << 20), nil
 }
 
-// memory returns the live heap after a GC, the resident set and its peak,
-// in MiB.
-func memory() (heap, rss, peak float64) {
+// mem is a process's memory in MiB.
+type mem struct {
+	heap, rss, peak, anon, file float64
+}
+
+// memory returns the live heap after a GC, the resident set, its peak and
+// its anonymous and file-backed parts.
+func memory() mem {
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	rssKB, peakKB := procStatus("VmRSS"), procStatus("VmHWM")
-	return float64(m.HeapAlloc) / (1 << 20), float64(rssKB) / 1024, float64(peakKB) / 1024
+	mib := func(field string) float64 { return float64(procStatus(field)) / 1024 }
+	return mem{
+		heap: float64(m.HeapAlloc) / (1 << 20),
+		rss:  mib("VmRSS"), peak: mib("VmHWM"), anon: mib("RssAnon"), file: mib("RssFile"),
+	}
 }
 
 func pct(sorted []float64, p float64) float64 {

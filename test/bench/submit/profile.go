@@ -18,7 +18,10 @@ import (
 // then asks every replica for a profile as long as the measurement. The
 // files are named <dir>/fed-c<clients>-<role>-<id>.pprof, role being leader
 // or follower, for `go tool pprof`. The benchmark's own process (the
-// clients) is profiled too, into <dir>/fed-c<clients>-client.pprof.
+// clients) is profiled too, into <dir>/fed-c<clients>-client.pprof. The
+// leader also gives a 2-second execution trace, <dir>/fed-c<clients>-leader.trace,
+// for `go tool trace`: where a submission waits when no CPU is busy. Each
+// replica's allocations over the phase go to <...>-<id>.allocs.pprof.
 type profiler struct {
 	self *os.File // the client's own profile, open while it runs
 	wg   sync.WaitGroup
@@ -50,15 +53,27 @@ func startProfiles(ctx context.Context, dir string, clients int, leaderID string
 		}
 		path := filepath.Join(dir, fmt.Sprintf("fed-c%d-%s-%s.pprof", clients, role, id))
 		url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", urls[id], secs)
-		p.wg.Go(func() {
-			if err := fetchProfile(ctx, url, path, warmup, time.Duration(secs)*time.Second); err != nil {
-				p.mu.Lock()
-				p.errs = append(p.errs, err)
-				p.mu.Unlock()
-			}
-		})
+		p.fetch(ctx, url, path, warmup, time.Duration(secs)*time.Second)
+		// What the replica allocated over the same window (a delta profile).
+		p.fetch(ctx, fmt.Sprintf("%s/debug/pprof/allocs?seconds=%d", urls[id], secs),
+			filepath.Join(dir, fmt.Sprintf("fed-c%d-%s-%s.allocs.pprof", clients, role, id)), warmup, time.Duration(secs)*time.Second)
+		if id == leaderID {
+			// Halfway through, so the trace sees steady load.
+			p.fetch(ctx, urls[id]+"/debug/pprof/trace?seconds=2",
+				filepath.Join(dir, fmt.Sprintf("fed-c%d-leader.trace", clients)), warmup+d/2, 2*time.Second)
+		}
 	}
 	return p
+}
+
+func (p *profiler) fetch(ctx context.Context, url, path string, after, d time.Duration) {
+	p.wg.Go(func() {
+		if err := fetchProfile(ctx, url, path, after, d); err != nil {
+			p.mu.Lock()
+			p.errs = append(p.errs, err)
+			p.mu.Unlock()
+		}
+	})
 }
 
 // wait waits for the profiles and returns the first error.
