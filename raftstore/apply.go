@@ -78,6 +78,7 @@ func (n *Node) propose(ctx context.Context, cmds []Command, ahead bool) ([]Resul
 	}
 	now := time.Now().UTC()
 	raws := make([]json.RawMessage, len(cmds))
+	local := make([]Command, len(cmds))
 	for i := range cmds {
 		c := cmds[i]
 		if c.Version == 0 {
@@ -86,13 +87,18 @@ func (n *Node) propose(ctx context.Context, cmds []Command, ahead bool) ([]Resul
 		if c.At.IsZero() {
 			c.At = now
 		}
+		// In UTC, the time decodes on followers to exactly the value the
+		// leader applies from local (an offset would decode to another
+		// location).
+		c.At = c.At.UTC()
 		raw, err := encodeCommand(&c)
 		if err != nil {
 			return nil, err
 		}
 		raws[i] = raw
+		local[i] = c
 	}
-	p := &proposal{cmds: raws, ahead: ahead, done: make(chan struct{})}
+	p := &proposal{cmds: raws, local: local, ahead: ahead, done: make(chan struct{})}
 	if err := n.batcher.enqueue(p); err != nil {
 		return nil, fmt.Errorf("apply %s: %w", cmds[0].Type, err)
 	}

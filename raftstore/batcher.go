@@ -39,6 +39,9 @@ const (
 // proposal is one caller's commands, waiting for their results.
 type proposal struct {
 	cmds []json.RawMessage
+	// local is cmds as the proposer built them, for this node's own FSM
+	// (local_entries.go); nil when there are none.
+	local []Command
 	// ahead proposals go before the others still waiting (ApplyBatchAhead).
 	ahead   bool
 	state   atomic.Int32
@@ -54,6 +57,8 @@ type batcher struct {
 	raft     *raft.Raft
 	maxBatch int
 	log      *slog.Logger
+	// local, when set, receives the commands of every entry proposed.
+	local *localEntries
 
 	mu      sync.Mutex
 	pending []*proposal
@@ -162,10 +167,21 @@ func (b *batcher) take() ([]*proposal, int) {
 // propose hands one batch to raft and waits for it in its own goroutine.
 func (b *batcher) propose(batch []*proposal, n int) {
 	cmds := make([]json.RawMessage, 0, n)
+	var local []Command
 	for _, p := range batch {
 		cmds = append(cmds, p.cmds...)
+		if b.local != nil {
+			if p.local == nil {
+				p.local = make([]Command, len(p.cmds)) // zero: decoded
+			}
+			local = append(local, p.local...)
+		}
 	}
-	f := b.raft.Apply(packEntry(encodeBatch(cmds)), enqueueTimeout)
+	entry := packEntry(encodeBatch(cmds))
+	if b.local != nil {
+		b.local.put(entry, &localEntry{cmds: local, raws: cmds})
+	}
+	f := b.raft.Apply(entry, enqueueTimeout)
 	b.entries.Add(1)
 	b.commands.Add(uint64(n))
 	b.wg.Add(1)
@@ -173,6 +189,9 @@ func (b *batcher) propose(batch []*proposal, n int) {
 		defer b.wg.Done()
 		defer func() { <-b.slots }()
 		b.deliver(batch, n, f)
+		if b.local != nil {
+			b.local.drop(entry) // the FSM took it, unless the entry failed
+		}
 	}()
 }
 

@@ -28,11 +28,17 @@ func cloneSpec(s v1.ExecutionSpec) v1.ExecutionSpec {
 	c.ClusterSelector = cloneSelector(s.ClusterSelector)
 	c.PreferredLabels = maps.Clone(s.PreferredLabels)
 	c.Inputs = maps.Clone(s.Inputs)
-	if s.Workflow.Nodes != nil {
-		c.Workflow.Nodes = make([]v1.TaskNode, len(s.Workflow.Nodes))
-		for i, n := range s.Workflow.Nodes {
-			c.Workflow.Nodes[i] = cloneTaskNode(n)
-		}
+	c.Workflow.Nodes = cloneDAG(s.Workflow.Nodes)
+	return c
+}
+
+func cloneDAG(nodes []v1.TaskNode) []v1.TaskNode {
+	if nodes == nil {
+		return nil
+	}
+	c := make([]v1.TaskNode, len(nodes))
+	for i, n := range nodes {
+		c[i] = cloneTaskNode(n)
 	}
 	return c
 }

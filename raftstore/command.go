@@ -109,6 +109,9 @@ type SubmitCmd struct {
 	// NewSubmitCmd built the command: the log entry embeds these bytes
 	// instead of encoding the spec a second time.
 	canonical []byte
+	// borrowed is set on a leader applying its own proposal: Spec's parts
+	// belong to the proposer, and the state must not keep them.
+	borrowed bool
 }
 
 // NewSubmitCmd builds the submit command of a defaulted and validated spec.

@@ -11,6 +11,8 @@ import (
 type fsm struct {
 	state *State
 	log   *slog.Logger
+	// local holds the commands of the entries this node proposes.
+	local *localEntries
 }
 
 var (
@@ -21,7 +23,11 @@ var (
 // Apply applies one log entry, a batch of commands; it returns []Result, or
 // an error when the entry cannot be read at all.
 func (f *fsm) Apply(l *raft.Log) any {
-	res := f.state.applyLog(l.Index, l.Data)
+	var local *localEntry
+	if f.local != nil {
+		local = f.local.take(l.Data)
+	}
+	res := f.state.applyEntry(l.Index, l.Data, local)
 	if err, ok := res.(error); ok {
 		// Every replica refuses it alike; say so loudly, since it means a
 		// proposer speaks a format this binary does not know.

@@ -123,7 +123,8 @@ func Open(cfg Config) (n *Node, err error) {
 	go n.runNotify()
 	closers = append(closers, func() error { close(n.stop); n.wg.Wait(); return nil })
 
-	f := &fsm{state: n.state, log: n.log}
+	local := newLocalEntries()
+	f := &fsm{state: n.state, log: n.log, local: local}
 	// The cache keeps the newest entries in memory, write-through: a leader
 	// replicates what it just wrote without reading it back from bolt and
 	// decoding it again for every follower.
@@ -147,6 +148,7 @@ func Open(cfg Config) (n *Node, err error) {
 		n.log.Info("bootstrapped a new raft cluster", "addr", n.RaftAddr())
 	}
 	n.batcher = newBatcher(n.raft, cfg.MaxBatch, n.log)
+	n.batcher.local = local
 	n.log.Info("raft node open", "addr", n.RaftAddr(), "existing_state", existing)
 	return n, nil
 }

@@ -56,12 +56,23 @@ func newSpecPool() *specPool {
 // shareSpec replaces the parts of s that other executions may hold too
 // with the pool's copies, in place. s must be freshly decoded: its old
 // parts may still be referenced by nothing else.
-func shareSpec(s *v1.ExecutionSpec) {
+func shareSpec(s *v1.ExecutionSpec) { sharePool(s, false) }
+
+// shareBorrowedSpec is shareSpec for a spec whose parts someone else still
+// holds (a leader's own proposal, local_entries.go): the state gets the
+// pool's copies or private ones, never the borrowed parts.
+func shareBorrowedSpec(s *v1.ExecutionSpec) { sharePool(s, true) }
+
+func sharePool(s *v1.ExecutionSpec, borrowed bool) {
 	s.Project = intern(s.Project)
 	s.Domain = intern(s.Domain)
 	s.Tier = v1.Tier(intern(string(s.Tier)))
-	s.Workflow.Nodes = pool.dag(s.Workflow.Nodes)
-	s.ClusterSelector = pool.selector(s.ClusterSelector)
+	if borrowed {
+		s.Inputs = maps.Clone(s.Inputs)
+		s.PreferredLabels = maps.Clone(s.PreferredLabels)
+	}
+	s.Workflow.Nodes = pool.dag(s.Workflow.Nodes, borrowed)
+	s.ClusterSelector = pool.selector(s.ClusterSelector, borrowed)
 }
 
 // unsafeSlice rebuilds a shared node array from its first element.
@@ -92,9 +103,9 @@ func internMap(m map[string]string) map[string]string {
 	return out
 }
 
-// dag returns the pool's copy of nodes, adding nodes when no live copy
-// is equal.
-func (p *specPool) dag(nodes []v1.TaskNode) []v1.TaskNode {
+// dag returns the pool's copy of nodes, adding nodes (a copy of them when
+// they are borrowed) when no live copy is equal.
+func (p *specPool) dag(nodes []v1.TaskNode, borrowed bool) []v1.TaskNode {
 	if len(nodes) == 0 {
 		return nodes
 	}
@@ -114,6 +125,9 @@ func (p *specPool) dag(nodes []v1.TaskNode) []v1.TaskNode {
 		}
 	}
 	if found == nil {
+		if borrowed {
+			nodes = cloneDAG(nodes)
+		}
 		found = internDAG(nodes)
 		live = append(live, sharedDAG{first: weak.Make(&found[0]), n: len(found)})
 		p.added++
@@ -123,7 +137,7 @@ func (p *specPool) dag(nodes []v1.TaskNode) []v1.TaskNode {
 	return found
 }
 
-func (p *specPool) selector(s *v1.LabelSelector) *v1.LabelSelector {
+func (p *specPool) selector(s *v1.LabelSelector, borrowed bool) *v1.LabelSelector {
 	if s == nil {
 		return nil
 	}
@@ -144,6 +158,9 @@ func (p *specPool) selector(s *v1.LabelSelector) *v1.LabelSelector {
 	}
 	if found == nil {
 		found = s
+		if borrowed {
+			found = cloneSelector(s)
+		}
 		found.MatchLabels = internMap(found.MatchLabels)
 		for i := range found.MatchExpressions {
 			r := &found.MatchExpressions[i]

@@ -118,7 +118,7 @@ func TestShareSpecSharesEqualParts(t *testing.T) {
 func TestSpecPoolForgetsUnusedDAGs(t *testing.T) {
 	p := newSpecPool()
 	// The only holder of the pooled DAG goes out of scope with the func.
-	h := func() uint64 { return p.hashDAG(p.dag([]v1.TaskNode{poolNode()})) }()
+	h := func() uint64 { return p.hashDAG(p.dag([]v1.TaskNode{poolNode()}, false)) }()
 	runtime.GC()
 	p.mu.Lock()
 	defer p.mu.Unlock()

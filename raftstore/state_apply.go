@@ -21,14 +21,28 @@ const applyYield = 256
 // batcher deep-copies them for the caller. The entry is decoded before the
 // write lock is taken.
 func (s *State) applyLog(index uint64, data []byte) any {
-	data, release, err := unpackEntry(data)
+	return s.applyEntry(index, data, nil)
+}
+
+// applyEntry is applyLog for an entry this node proposed as leader, when
+// local holds the commands it proposed (local_entries.go): they are not
+// decoded again.
+func (s *State) applyEntry(index uint64, data []byte, local *localEntry) any {
 	var cmds []Command
-	ok := false
 	var decodeErrs []error
 	var entryErr error
+	var release func()
+	var err error
+	ok := false
+	if local != nil {
+		cmds, decodeErrs = local.commands()
+		ok = true
+	} else {
+		data, release, err = unpackEntry(data)
+	}
 	if err != nil {
 		entryErr = fmt.Errorf("apply log entry %d: %w: %v", index, ErrUnknownCommand, err)
-	} else {
+	} else if !ok {
 		cmds, ok = decodeBatchCommands(data)
 	}
 	if err == nil && !ok {

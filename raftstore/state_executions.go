@@ -60,7 +60,11 @@ func (s *State) applySubmit(c *Command) Result {
 		}
 		return Result{Execution: e}
 	}
-	shareSpec(&spec)
+	if c.Submit.borrowed {
+		shareBorrowedSpec(&spec)
+	} else {
+		shareSpec(&spec)
+	}
 	s.seq++
 	e := &v1.Execution{
 		ExecutionSpec: spec,

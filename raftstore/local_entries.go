@@ -1,0 +1,96 @@
+package raftstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// localEntries hands the leader's FSM the submissions it proposed itself,
+// so that it does not decode them back from its own log entries: decoding
+// a submission's spec was the largest single cost of applying it, and the
+// leader applies every entry while it also serves every request.
+//
+// An entry is known by the address of its bytes. hashicorp/raft passes the
+// leader's FSM the very slice the batcher proposed (the log future's Data),
+// while an entry read back from the log store, on a follower or on a leader
+// that lost and regained leadership, is a fresh slice that matches nothing
+// and is decoded as usual.
+//
+// Only submissions take this path. A submission is a spec, defaulted and
+// validated, and its canonical JSON is what followers decode: the spec and
+// the decoded canonical JSON encode alike (TestLocalSubmitsApplyAsDecoded
+// holds them to that). The other commands are small and decoded as
+// followers decode them.
+type localEntries struct {
+	mu sync.Mutex
+	m  map[*byte]*localEntry
+	// taken counts the entries the FSM applied from here.
+	taken atomic.Uint64
+}
+
+// localEntry is what the batcher proposed in one entry: the commands as the
+// proposers built them and their encodings, in entry order.
+type localEntry struct {
+	cmds []Command
+	raws []json.RawMessage
+}
+
+func newLocalEntries() *localEntries { return &localEntries{m: map[*byte]*localEntry{}} }
+
+func (l *localEntries) put(data []byte, e *localEntry) {
+	l.mu.Lock()
+	l.m[unsafe.SliceData(data)] = e
+	l.mu.Unlock()
+}
+
+// take returns and forgets the entry proposed as data, or nil.
+func (l *localEntries) take(data []byte) *localEntry {
+	if len(data) == 0 {
+		return nil
+	}
+	k := unsafe.SliceData(data)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.m[k]
+	if e != nil {
+		delete(l.m, k)
+		l.taken.Add(1)
+	}
+	return e
+}
+
+// drop forgets data's entry if the FSM never took it (the entry failed).
+func (l *localEntries) drop(data []byte) {
+	l.mu.Lock()
+	delete(l.m, unsafe.SliceData(data))
+	l.mu.Unlock()
+}
+
+// commands returns the entry's commands as the FSM applies them: each
+// submission as proposed, marked borrowed (the proposer still holds its
+// spec, so the state keeps only the pool's or its own copies of its
+// parts), the others
+// decoded from their encodings. A command that does not decode fails
+// alone, with its error in errs.
+func (e *localEntry) commands() (cmds []Command, errs []error) {
+	cmds = make([]Command, len(e.raws))
+	for i, raw := range e.raws {
+		if i < len(e.cmds) {
+			if c := &e.cmds[i]; c.Type == CmdSubmit && c.Version == CommandVersion && c.Submit != nil && c.Submit.canonical != nil {
+				cmds[i] = *c
+				cmds[i].Submit = &SubmitCmd{Spec: c.Submit.Spec, Hash: c.Submit.Hash, borrowed: true}
+				continue
+			}
+		}
+		if err := fastJSON.Unmarshal(raw, &cmds[i]); err != nil {
+			if errs == nil {
+				errs = make([]error, len(e.raws))
+			}
+			errs[i] = fmt.Errorf("%w: decode command: %v", ErrUnknownCommand, err)
+		}
+	}
+	return cmds, errs
+}
