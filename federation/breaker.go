@@ -1,10 +1,8 @@
 package federation
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -32,16 +30,6 @@ var (
 	errStartFailed  = errors.New("execution failed before it started")
 )
 
-// tracked is one assignment the breaker set watches until it starts.
-type tracked struct {
-	key      v1.ExecutionKey
-	cluster  string
-	attempt  int
-	since    time.Time // when it was placed on the cluster
-	timedOut bool      // its start timeout has been counted already
-	seen     uint64    // the last walk that found it Assigned
-}
-
 // breakerApplier commits a breaker state; Server.apply in production.
 type breakerApplier func(ctx context.Context, cmd raftstore.Command) (raftstore.Result, error)
 
@@ -61,22 +49,32 @@ type breakerSet struct {
 	onChange    func(cluster, from, to string)
 
 	cbs map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]
-	// watched is updated in place by every walk over the Assigned
-	// executions: no allocation per execution and walk.
-	watched map[v1.ExecutionKey]*tracked
-	gen     uint64 // counts walks
-	// nextWalk is when the next walk may start: walks are spaced by
-	// walkSpacing times the last one's duration.
+	// cursor is the next start event to read (raftstore.State.StartEvents);
+	// a new leader's breakers start from the feed's end.
+	cursor    uint64
+	cursorSet bool
+	// timedOut holds the executions whose start timeout was counted, with
+	// the attempt and the walk that last found them still Assigned; it is
+	// as large as the number of assignments overdue, not of all Assigned.
+	timedOut map[v1.ExecutionKey]overdue
+	gen      uint64 // counts timeout walks
+	// nextWalk is when the next timeout walk may start: walks are spaced
+	// by walkSpacing times the last one's duration.
 	nextWalk time.Time
 }
 
-// walkSpacing spaces the walks over the Assigned executions by that many
-// times the last walk's duration, so they take at most about 1/walkSpacing
-// of a core however many executions wait to start (a burst leaves many
-// Assigned at once). With few, that is every tick; with a million, every
-// few seconds: breakers then learn of starts and start timeouts that much
-// later, which their thresholds (consecutive failures, a start timeout of
-// minutes) easily absorb.
+// overdue is an assignment whose start timeout was counted.
+type overdue struct {
+	attempt int
+	seen    uint64
+}
+
+// walkSpacing spaces the walks over the overdue Assigned executions by
+// that many times the last walk's duration, so they take at most about
+// 1/walkSpacing of a core however many are overdue. With few, that is
+// every tick; with very many, every few seconds: the breakers then learn
+// of start timeouts that much later, which their thresholds (consecutive
+// failures, a start timeout of minutes) easily absorb.
 const walkSpacing = 20
 
 func newBreakerSet(failures uint32, openFor, startWithin time.Duration, apply breakerApplier, onChange func(cluster, from, to string)) *breakerSet {
@@ -87,7 +85,7 @@ func newBreakerSet(failures uint32, openFor, startWithin time.Duration, apply br
 		apply:       apply,
 		onChange:    onChange,
 		cbs:         map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]{},
-		watched:     map[v1.ExecutionKey]*tracked{},
+		timedOut:    map[v1.ExecutionKey]overdue{},
 	}
 }
 
@@ -148,8 +146,9 @@ func (b *breakerSet) observe(ctx context.Context, st *raftstore.State, at time.T
 	for i := range clusters {
 		cbs[clusters[i].Name] = b.breaker(&clusters[i])
 	}
+	b.readStarts(st, cbs)
 	if start := time.Now(); !start.Before(b.nextWalk) {
-		b.walk(st, at, cbs)
+		b.walkOverdue(st, at, cbs)
 		b.nextWalk = time.Now().Add(walkSpacing * time.Since(start))
 	}
 	for i := range clusters {
@@ -174,92 +173,52 @@ func (b *breakerSet) observe(ctx context.Context, st *raftstore.State, at time.T
 	}
 }
 
-// walk feeds the breakers what the Assigned executions tell since the last
-// walk: start timeouts, and how those that left Assigned left.
-func (b *breakerSet) walk(st *raftstore.State, at time.Time, cbs map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]) {
+// readStarts feeds the breakers the start events applied since the last
+// tick, in the order they were applied.
+func (b *breakerSet) readStarts(st *raftstore.State, cbs map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]) {
+	if !b.cursorSet {
+		b.cursor, b.cursorSet = st.StartCursor(), true
+		return
+	}
+	b.cursor, _ = st.StartEvents(b.cursor, func(ev raftstore.StartEvent) {
+		delete(b.timedOut, ev.Key)
+		cb, ok := cbs[ev.Cluster]
+		if !ok {
+			return // removed, or registered after the list was read
+		}
+		if ev.Started {
+			record(cb, nil)
+		} else {
+			record(cb, errStartFailed)
+		}
+	})
+	// Events lost to a reader that fell behind the feed are a breaker's
+	// loss of a few samples: its thresholds count in a row, not in total.
+}
+
+// walkOverdue counts a start timeout once for every execution that has
+// been Assigned longer than startWithin, oldest first.
+func (b *breakerSet) walkOverdue(st *raftstore.State, at time.Time, cbs map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]) {
 	b.gen++
-	// Only the Assigned executions, and their stored versions, never
-	// copied.
-	st.ForEachAssigned(func(ex *v1.Execution) bool {
+	st.ForEachAssignedBefore(at.Add(-b.startWithin), func(ex *v1.Execution) bool {
+		k := ex.Key()
+		if o, ok := b.timedOut[k]; ok && o.attempt == ex.Attempt {
+			b.timedOut[k] = overdue{attempt: o.attempt, seen: b.gen}
+			return true
+		}
 		cb, ok := cbs[ex.Cluster]
 		if !ok {
 			return true // its cluster was registered after the list was read
 		}
-		k := ex.Key()
-		t := b.watched[k]
-		if t == nil || t.attempt != ex.Attempt || t.cluster != ex.Cluster {
-			t = &tracked{key: k, cluster: ex.Cluster, attempt: ex.Attempt, since: assignedAt(ex)}
-			b.watched[k] = t
-		}
-		t.seen = b.gen
-		if !t.timedOut && at.Sub(t.since) > b.startWithin {
-			t.timedOut = true
-			record(cb, errStartTimeout)
-		}
+		b.timedOut[k] = overdue{attempt: ex.Attempt, seen: b.gen}
+		record(cb, errStartTimeout)
 		return true
 	})
-	// Watched executions that are no longer Assigned: see how they left,
-	// in a fixed order (consecutive counts depend on it).
-	var gone []*tracked
-	for _, t := range b.watched {
-		if t.seen != b.gen {
-			gone = append(gone, t)
+	// Those no longer overdue and Assigned left without a start event
+	// (requeued, cancelled): forget them.
+	for k, o := range b.timedOut {
+		if o.seen != b.gen {
+			delete(b.timedOut, k)
 		}
 	}
-	slices.SortFunc(gone, func(a, b *tracked) int { return compareKeys(a.key, b.key) })
-	for _, t := range gone {
-		delete(b.watched, t.key)
-		cb, ok := b.cbs[t.cluster]
-		if !ok {
-			continue
-		}
-		ex, ok := st.Execution(t.key)
-		if !ok || ex.Attempt != t.attempt || ex.Cluster != t.cluster {
-			continue // requeued or gone: not the breaker's business
-		}
-		if counts, failure := startOutcome(&ex); counts {
-			record(cb, failure)
-		}
-	}
-}
-
-func compareKeys(a, b v1.ExecutionKey) int {
-	return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(a.Domain, b.Domain), cmp.Compare(a.Name, b.Name))
-}
-
-// startOutcome says what an execution that left Assigned tells about its
-// cluster: counts is false when it tells nothing (cancelled, aborted);
-// otherwise failure is nil for a start and an error for a failure to start.
-func startOutcome(ex *v1.Execution) (counts bool, failure error) {
-	switch ex.Phase {
-	case v1.PhaseRunning, v1.PhaseSucceeded:
-		return true, nil
-	case v1.PhaseFailed:
-		if startedIn(ex, ex.Attempt) {
-			return true, nil
-		}
-		return true, errStartFailed
-	}
-	return false, nil
-}
-
-// startedIn reports whether the execution reported Running in attempt.
-func startedIn(ex *v1.Execution, attempt int) bool {
-	for _, h := range ex.History {
-		if h.Attempt == attempt && h.Phase == v1.PhaseRunning {
-			return true
-		}
-	}
-	return false
-}
-
-// assignedAt is when the execution was placed for its current attempt.
-func assignedAt(ex *v1.Execution) time.Time {
-	for i := len(ex.History) - 1; i >= 0; i-- {
-		h := ex.History[i]
-		if h.Phase == v1.PhaseAssigned && h.Attempt == ex.Attempt {
-			return h.At
-		}
-	}
-	return ex.UpdatedAt
 }

@@ -182,7 +182,9 @@ func (h *healthMonitor) limiter(cluster string) *rate.Limiter {
 func (h *healthMonitor) requeue(ctx context.Context, cluster string, n int, all bool, reason, msg string) {
 	lim := h.limiter(cluster)
 	live := h.s.node.State().OnCluster(cluster)
-	slices.SortStableFunc(live, func(a, b v1.Execution) int { return cmp.Compare(assignedAt(&b).UnixNano(), assignedAt(&a).UnixNano()) })
+	slices.SortStableFunc(live, func(a, b v1.Execution) int {
+		return cmp.Compare(raftstore.AssignedAt(&b).UnixNano(), raftstore.AssignedAt(&a).UnixNano())
+	})
 	var cmds []raftstore.Command
 	for _, ex := range live {
 		if len(cmds) == n || (!all && !lim.Allow()) {

@@ -152,6 +152,7 @@ func checkInvariants(t *testing.T, s *State) {
 	clusters := map[string][]string{}
 	live := map[string][]string{}
 	var queue []queueItem
+	assigned := []assignedItem{}
 	for k, e := range s.execs {
 		if k != e.Key().String() {
 			t.Fatalf("execution stored under %s has key %s", k, e.Key())
@@ -167,6 +168,9 @@ func checkInvariants(t *testing.T, s *State) {
 		}
 		if e.Phase == v1.PhaseQueued {
 			queue = append(queue, queueItem{e.Tier.Rank(), e.Seq, k})
+		}
+		if e.Phase == v1.PhaseAssigned {
+			assigned = append(assigned, assignedItem{AssignedAt(e).UnixNano(), k})
 		}
 	}
 	sort.Strings(keys)
@@ -205,6 +209,8 @@ func checkInvariants(t *testing.T, s *State) {
 		queue = []queueItem{}
 	}
 	same("queue", s.queue.All(), queue)
+	sort.Slice(assigned, func(i, j int) bool { return compareAssigned(assigned[i], assigned[j]) < 0 })
+	same("assignedByTime", s.assignedByTime.All(), assigned)
 	for name, c := range s.clusters {
 		if c.Running != len(live[name]) {
 			t.Fatalf("cluster %s: Running %d, %d executions on it", name, c.Running, len(live[name]))

@@ -36,6 +36,9 @@ type State struct {
 	live map[string]*sortedSet[string]
 	// queue holds Queued executions by tier rank, then sequence.
 	queue *sortedSet[queueItem]
+	// assignedByTime holds Assigned executions by assignment time
+	// (state_starts.go).
+	assignedByTime *sortedSet[assignedItem]
 	// agg holds the running sums placement reads (state_aggregates.go).
 	agg aggregates
 
@@ -66,6 +69,10 @@ type State struct {
 	wmu            sync.Mutex
 	clusterWaiters map[string]chan struct{}
 	appliedWaiter  chan struct{}
+
+	// starts is the feed of start events (state_starts.go); derived and
+	// local, it survives restores.
+	starts startFeed
 
 	subMu   sync.Mutex
 	subs    map[uint64]chan struct{}
@@ -107,6 +114,7 @@ func (s *State) reset() {
 	s.byCluster = map[string]*sortedSet[string]{}
 	s.live = map[string]*sortedSet[string]{}
 	s.queue = newSortedSet(compareQueueItems)
+	s.assignedByTime = newSortedSet(compareAssigned)
 	s.agg = newAggregates()
 	s.clusters = map[string]*v1.Cluster{}
 	s.revisions = map[string]uint64{}

@@ -133,42 +133,9 @@ func (s *State) LastSeq() uint64 {
 	return s.agg.lastSeq.Load()
 }
 
-// assignedChunk is how many Assigned executions ForEachAssigned visits
-// under one hold of the read lock.
+// assignedChunk is how many Assigned executions ForEachAssignedBefore
+// visits under one hold of the read lock.
 const assignedChunk = 4096
-
-// ForEachAssigned calls fn for each Assigned execution, ordered by key,
-// until fn returns false. It walks the Assigned index only, not every live
-// execution, and takes the read lock for a chunk at a time, so a long walk
-// never holds up the FSM for long; in exchange it is not a snapshot: an
-// execution that becomes Assigned during the walk may be missed, and one
-// that leaves it is not visited if the walk has not reached it yet. fn
-// gets the stored version, must not modify it and must not call back into
-// the State.
-func (s *State) ForEachAssigned(fn func(e *v1.Execution) bool) {
-	after, more := "", false
-	for {
-		s.mu.RLock()
-		n, stopped := 0, false
-		s.byPhase[v1.PhaseAssigned].Ascend(after, more, func(k string) bool {
-			if n == assignedChunk {
-				return false
-			}
-			n++
-			after = k
-			if !fn(s.execs[k]) {
-				stopped = true
-				return false
-			}
-			return true
-		})
-		s.mu.RUnlock()
-		if stopped || n < assignedChunk {
-			return
-		}
-		more = true
-	}
-}
 
 func (s *State) needLocked(k string, e *v1.Execution) v1.Amounts {
 	if h, ok := s.agg.needs[k]; ok {

@@ -10,7 +10,10 @@ import (
 // This file keeps the indexes and derived cluster fields in step with the
 // executions. Every change of an execution goes through putExecution, so the
 // invariants live in one place:
-//   - all, byPhase, byProject, byCluster, queue and live reflect execs;
+//   - all, byPhase, byProject, byCluster, queue, assignedByTime and live
+//     reflect execs;
+//   - every change out of Assigned that tells about the cluster is fed
+//     to the start feed;
 //   - the running sums of state_aggregates.go reflect execs;
 //   - a cluster's Running is the size of its live set;
 //   - a Draining cluster whose live set empties becomes Drained;
@@ -25,6 +28,9 @@ func (s *State) putExecution(old, e *v1.Execution, at time.Time) {
 	s.indexExecution(k, old, e)
 	s.aggregate(k, old, e)
 	s.dirty = true
+	if ev, ok := startEventOf(old, e); ok {
+		s.starts.add(ev)
+	}
 
 	oldLive, newLive := liveCluster(old), liveCluster(e)
 	switch {
@@ -100,6 +106,14 @@ func (s *State) indexExecution(k string, old, e *v1.Execution) {
 		}
 		if newQ.key != "" {
 			s.queue.Insert(newQ)
+		}
+	}
+	if oldA, newA := assignedItemOf(k, old), assignedItemOf(k, e); oldA != newA {
+		if oldA.key != "" {
+			s.assignedByTime.Delete(oldA)
+		}
+		if newA.key != "" {
+			s.assignedByTime.Insert(newA)
 		}
 	}
 	if oldL, newL := liveCluster(old), liveCluster(e); oldL != newL {
