@@ -3,6 +3,7 @@ package raftstore
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"sort"
 	"testing"
@@ -201,7 +202,15 @@ func checkInvariants(t *testing.T, s *State) {
 		phaseWant[string(p)] = v
 	}
 	check("byPhase", phaseIdx, phaseWant)
-	check("byProject", s.byProject, projects)
+	projectCounts := map[string]int{}
+	for p, keys := range projects {
+		projectCounts[p] = len(keys)
+		var inRange []string
+		s.projectKeys(p).Ascend("", false, func(k string) bool { inRange = append(inRange, k); return true })
+		sort.Strings(keys)
+		same("keys of project "+p, inRange, keys)
+	}
+	same("projects", s.projects, projectCounts)
 	check("byCluster", s.byCluster, clusters)
 	check("live", s.live, live)
 	sort.Slice(queue, func(i, j int) bool { return compareQueueItems(queue[i], queue[j]) < 0 })
@@ -232,7 +241,7 @@ type stateDump struct {
 	Clusters   map[string]*v1.Cluster
 	All        []string
 	ByPhase    map[v1.ExecutionPhase][]string
-	ByProject  map[string][]string
+	Projects   map[string]int
 	ByCluster  map[string][]string
 	Live       map[string][]string
 	Queue      []queueItem
@@ -256,7 +265,7 @@ func dumpState(s *State) stateDump {
 	d := stateDump{
 		Execs: map[string]*v1.Execution{}, Clusters: map[string]*v1.Cluster{},
 		All: s.all.All(), ByPhase: map[v1.ExecutionPhase][]string{},
-		ByProject: sets(s.byProject), ByCluster: sets(s.byCluster), Live: sets(s.live),
+		Projects: maps.Clone(s.projects), ByCluster: sets(s.byCluster), Live: sets(s.live),
 		Queue: s.queue.All(), Seq: s.seq, Revisions: s.revisions, RevCounter: s.revCounter,
 		Members: s.members, Applied: s.applied,
 	}

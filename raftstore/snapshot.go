@@ -220,7 +220,7 @@ func (s *State) restore(r io.Reader) error {
 		return err
 	}
 	s.execs, s.seq = t.execs, t.seq
-	s.all, s.byPhase, s.byProject, s.byCluster, s.live, s.queue = t.all, t.byPhase, t.byProject, t.byCluster, t.live, t.queue
+	s.all, s.byPhase, s.projects, s.byCluster, s.live, s.queue = t.all, t.byPhase, t.projects, t.byCluster, t.live, t.queue
 	s.assignedByTime = t.assignedByTime
 	s.clusters, s.revisions, s.revCounter = t.clusters, t.revisions, t.revCounter
 	s.members, s.applied = t.members, t.applied

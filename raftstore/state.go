@@ -25,9 +25,12 @@ type State struct {
 	seq uint64
 
 	// Indexes over execs, all ordered by key string except the queue.
-	all       *sortedSet[string]
-	byPhase   map[v1.ExecutionPhase]*sortedSet[string]
-	byProject map[string]*sortedSet[string]
+	all     *sortedSet[string]
+	byPhase map[v1.ExecutionPhase]*sortedSet[string]
+	// projects counts executions by project. A project's keys need no
+	// index of their own: they are one range of all, since a key string
+	// starts with "<project>/" (projectKeys).
+	projects map[string]int
 	// byCluster holds executions whose Cluster field names the cluster, in
 	// any phase (the ones that ran there).
 	byCluster map[string]*sortedSet[string]
@@ -110,7 +113,7 @@ func (s *State) reset() {
 	s.seq = 0
 	s.all = newSortedSet(strings.Compare)
 	s.byPhase = map[v1.ExecutionPhase]*sortedSet[string]{}
-	s.byProject = map[string]*sortedSet[string]{}
+	s.projects = map[string]int{}
 	s.byCluster = map[string]*sortedSet[string]{}
 	s.live = map[string]*sortedSet[string]{}
 	s.queue = newSortedSet(compareQueueItems)
@@ -186,14 +189,19 @@ func (s *State) ListExecutions(f ExecutionFilter, limit int, after string) (item
 		set, ok := s.byCluster[f.Cluster]
 		pick(set, ok)
 	}
+	var walk keyIndex = idx
 	if f.Project != "" && idx != nil {
-		set, ok := s.byProject[f.Project]
-		pick(set, ok)
+		n, ok := s.projects[f.Project]
+		if !ok {
+			idx = nil
+		} else if n < idx.Len() {
+			walk = s.projectKeys(f.Project)
+		}
 	}
 	if idx == nil {
 		return nil, ""
 	}
-	idx.Ascend(after, after != "", func(k string) bool {
+	walk.Ascend(after, after != "", func(k string) bool {
 		e := s.execs[k]
 		if !f.matches(e) {
 			return true

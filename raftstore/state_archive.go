@@ -143,7 +143,7 @@ func (s *State) applyArchive(c *Command) Result {
 // no cluster's revision or count moves.
 func (s *State) unindexExecution(k string, e *v1.Execution) {
 	s.all.Delete(k)
-	deleteFrom(s.byProject, e.Project, k)
+	s.countProject(e.Project, -1)
 	deleteFrom(s.byPhase, e.Phase, k)
 	if e.Cluster != "" {
 		deleteFrom(s.byCluster, e.Cluster, k)

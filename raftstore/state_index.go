@@ -10,7 +10,7 @@ import (
 // This file keeps the indexes and derived cluster fields in step with the
 // executions. Every change of an execution goes through putExecution, so the
 // invariants live in one place:
-//   - all, byPhase, byProject, byCluster, queue, assignedByTime and live
+//   - all, byPhase, projects, byCluster, queue, assignedByTime and live
 //     reflect execs;
 //   - every change out of Assigned that tells about the cluster is fed
 //     to the start feed;
@@ -78,7 +78,7 @@ func deleteFrom[K comparable](m map[K]*sortedSet[string], k K, key string) {
 func (s *State) indexExecution(k string, old, e *v1.Execution) {
 	if old == nil {
 		s.all.Insert(k)
-		setOf(s.byProject, e.Project).Insert(k)
+		s.countProject(e.Project, 1)
 	}
 	if old == nil || old.Phase != e.Phase {
 		if old != nil {
@@ -159,4 +159,45 @@ func (s *State) bump(name string) {
 	s.revisions[name] = s.revCounter
 	s.bumped[name] = struct{}{}
 	s.dirty = true
+}
+
+// countProject adds d to project's count of executions.
+func (s *State) countProject(project string, d int) {
+	if n := s.projects[project] + d; n > 0 {
+		s.projects[project] = n
+	} else {
+		delete(s.projects, project)
+	}
+}
+
+// keyIndex is a set of execution keys to walk in order.
+type keyIndex interface {
+	Len() int
+	Ascend(after string, hasAfter bool, fn func(string) bool)
+}
+
+// projectKeys is the keys of one project: the range of all that starts
+// with "<project>/". Project names are DNS labels, so no other project's
+// keys share that prefix.
+func (s *State) projectKeys(project string) keyIndex {
+	return prefixRange{set: s.all, prefix: project + "/", n: s.projects[project]}
+}
+
+type prefixRange struct {
+	set    *sortedSet[string]
+	prefix string
+	n      int
+}
+
+func (r prefixRange) Len() int { return r.n }
+
+func (r prefixRange) Ascend(after string, hasAfter bool, fn func(string) bool) {
+	if !hasAfter || after < r.prefix {
+		// No key equals the prefix itself, so starting after it starts
+		// at the range's first key.
+		after, hasAfter = r.prefix, true
+	}
+	r.set.Ascend(after, hasAfter, func(k string) bool {
+		return strings.HasPrefix(k, r.prefix) && fn(k)
+	})
 }

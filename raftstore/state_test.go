@@ -216,3 +216,46 @@ func TestPhaseCounts(t *testing.T) {
 		t.Fatalf("%v", pc)
 	}
 }
+
+// A project's executions are a range of the key index: listing one project
+// pages through exactly its keys, never those of a project whose name it
+// prefixes ("a" and "a-b", "ab") or sorts next to.
+func TestListByProjectIsExactlyItsRange(t *testing.T) {
+	h := newHarness(t)
+	var cmds []Command
+	for _, p := range []string{"a", "a-b", "ab", "a0", "b"} {
+		for i := range 5 {
+			cmds = append(cmds, submit(specIn(p, fmt.Sprintf("e%d", i), v1.TierStandard)))
+		}
+	}
+	h.applyAll(cmds...)
+	for _, p := range []string{"a", "a-b", "ab", "a0", "b"} {
+		var got []string
+		after := ""
+		for pages := 0; ; pages++ {
+			items, next := h.s.ListExecutions(ExecutionFilter{Project: p}, 2, after)
+			for _, e := range items {
+				got = append(got, e.Key().String())
+			}
+			if next == "" {
+				break
+			}
+			if pages > 5 {
+				t.Fatalf("project %s: paging does not end", p)
+			}
+			after = next
+		}
+		var want []string
+		for i := range 5 {
+			want = append(want, fmt.Sprintf("%s/d/e%d", p, i))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("project %s: listed %v, want %v", p, got, want)
+		}
+		n := 0
+		h.s.ForEachExecution(ExecutionFilter{Project: p}, func(*v1.Execution) bool { n++; return true })
+		if n != 5 {
+			t.Fatalf("project %s: ForEachExecution visited %d, want 5", p, n)
+		}
+	}
+}

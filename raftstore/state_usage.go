@@ -28,13 +28,12 @@ func (s *State) ForEachExecution(f ExecutionFilter, fn func(e *v1.Execution) boo
 func (s *State) matching(f ExecutionFilter) []*v1.Execution {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	idx := s.all
+	var idx keyIndex = s.all
 	if f.Project != "" {
-		set, ok := s.byProject[f.Project]
-		if !ok {
+		if _, ok := s.projects[f.Project]; !ok {
 			return nil
 		}
-		idx = set
+		idx = s.projectKeys(f.Project)
 	}
 	if f.Cluster != "" {
 		set, ok := s.byCluster[f.Cluster]
