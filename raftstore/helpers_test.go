@@ -211,6 +211,7 @@ func checkInvariants(t *testing.T, s *State) {
 		same("keys of project "+p, inRange, keys)
 	}
 	same("projects", s.projects, projectCounts)
+	checkInputTable(t, s)
 	check("byCluster", s.byCluster, clusters)
 	check("live", s.live, live)
 	sort.Slice(queue, func(i, j int) bool { return compareQueueItems(queue[i], queue[j]) < 0 })
@@ -303,4 +304,45 @@ func mustSnapshot(t testing.TB, s *State) *stateSnapshot {
 	}
 	t.Cleanup(snap.Release)
 	return snap
+}
+
+// checkInputTable checks the shared input maps against the executions: each
+// execution with inputs holds the table's map equal to them, and each
+// entry's count is the number of executions that hold it.
+func checkInputTable(t *testing.T, s *State) {
+	t.Helper()
+	holders := map[*sharedInputs]int{}
+	for k, e := range s.execs {
+		if e.Inputs == nil {
+			continue
+		}
+		if len(e.Inputs) == 0 {
+			t.Fatalf("%s holds an empty, non-nil input map", k)
+		}
+		var found *sharedInputs
+		for _, entry := range s.inputs.buckets[s.inputs.hash(e.Inputs)] {
+			if maps.Equal(entry.m, e.Inputs) {
+				found = entry
+			}
+		}
+		if found == nil || reflect.ValueOf(found.m).UnsafePointer() != reflect.ValueOf(e.Inputs).UnsafePointer() {
+			t.Fatalf("%s does not hold the table's map of its inputs %v", k, e.Inputs)
+		}
+		holders[found]++
+	}
+	n := 0
+	for h, b := range s.inputs.buckets {
+		for _, entry := range b {
+			n++
+			if s.inputs.hash(entry.m) != h {
+				t.Fatalf("input map %v in the wrong bucket", entry.m)
+			}
+			if entry.refs != holders[entry] {
+				t.Fatalf("input map %v counts %d holders, %d executions hold it", entry.m, entry.refs, holders[entry])
+			}
+		}
+	}
+	if n != len(holders) {
+		t.Fatalf("the table holds %d input maps, executions hold %d", n, len(holders))
+	}
 }

@@ -191,6 +191,7 @@ func (s *State) restore(r io.Reader) error {
 		if _, dup := t.execs[k]; dup {
 			return fmt.Errorf("execution %s twice", k)
 		}
+		e.Inputs = t.inputs.acquire(e.Inputs)
 		t.execs[k] = e
 		t.indexExecution(k, nil, e)
 		return nil
@@ -221,7 +222,7 @@ func (s *State) restore(r io.Reader) error {
 	}
 	s.execs, s.seq = t.execs, t.seq
 	s.all, s.byPhase, s.projects, s.byCluster, s.live, s.queue = t.all, t.byPhase, t.projects, t.byCluster, t.live, t.queue
-	s.assignedByTime = t.assignedByTime
+	s.assignedByTime, s.inputs = t.assignedByTime, t.inputs
 	s.clusters, s.revisions, s.revCounter = t.clusters, t.revisions, t.revCounter
 	s.members, s.applied = t.members, t.applied
 	s.cache = t.cache

@@ -68,7 +68,8 @@ func sharePool(s *v1.ExecutionSpec, borrowed bool) {
 	s.Domain = intern(s.Domain)
 	s.Tier = v1.Tier(intern(string(s.Tier)))
 	if borrowed {
-		s.Inputs = maps.Clone(s.Inputs)
+		// Inputs are the state's to share (state_inputs.go), which
+		// copies them.
 		s.PreferredLabels = maps.Clone(s.PreferredLabels)
 	}
 	s.Workflow.Nodes = pool.dag(s.Workflow.Nodes, borrowed)

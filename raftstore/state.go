@@ -42,6 +42,8 @@ type State struct {
 	// assignedByTime holds Assigned executions by assignment time
 	// (state_starts.go).
 	assignedByTime *sortedSet[assignedItem]
+	// inputs shares equal input maps among executions (state_inputs.go).
+	inputs inputTable
 	// agg holds the running sums placement reads (state_aggregates.go).
 	agg aggregates
 
@@ -117,6 +119,7 @@ func (s *State) reset() {
 	s.byCluster = map[string]*sortedSet[string]{}
 	s.live = map[string]*sortedSet[string]{}
 	s.queue = newSortedSet(compareQueueItems)
+	s.inputs = newInputTable()
 	s.assignedByTime = newSortedSet(compareAssigned)
 	s.agg = newAggregates()
 	s.clusters = map[string]*v1.Cluster{}

@@ -133,6 +133,7 @@ func (s *State) applyArchive(c *Command) Result {
 	for i, e := range moved {
 		delete(s.execs, recs[i].Key)
 		s.unindexExecution(recs[i].Key, e)
+		s.inputs.release(e.Inputs)
 	}
 	s.dirty = true
 	return Result{Archived: len(recs)}

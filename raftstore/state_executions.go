@@ -65,6 +65,7 @@ func (s *State) applySubmit(c *Command) Result {
 	} else {
 		shareSpec(&spec)
 	}
+	spec.Inputs = s.inputs.acquire(spec.Inputs)
 	s.seq++
 	e := &v1.Execution{
 		ExecutionSpec: spec,
