@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -50,6 +51,8 @@ type config struct {
 	// memLimit and memLimitFrom are what memoryLimit decided from it.
 	memLimit     int64
 	memLimitFrom string
+	// gcPercentFlag is --gc-percent (-1: decide, memlimit.go).
+	gcPercentFlag int
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -83,6 +86,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.svc.Cache.MaxEntriesPerProject, "cache-max-entries-per-project", c.svc.Cache.MaxEntriesPerProject, "task cache entries per project; over it the least recently used go (0: no cap)")
 	fs.Int64Var(&c.svc.Cache.MaxBytesPerProject, "cache-max-bytes-per-project", c.svc.Cache.MaxBytesPerProject, "task cache output bytes per project; over it the least recently used go (0: no cap)")
 	fs.DurationVar(&c.svc.Cache.ClaimTimeout, "cache-claim-timeout", c.svc.Cache.ClaimTimeout, "how long a run computing a cached node holds back other runs of the same key")
+	fs.IntVar(&c.gcPercentFlag, "gc-percent", -1, "the collector's GOGC (default: GOGC, else 400 while a memory limit is in force, else 100)")
 	fs.StringVar(&c.memoryLimit, "memory-limit", "", "soft memory limit of the Go runtime, e.g. 1800Mi; 0 turns it off (default: GOMEMLIMIT, else 90% of the container's cgroup memory limit)")
 	c.sec.register(fs, &c.svc)
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +125,9 @@ func parseFlags(args []string) (*config, error) {
 	if c.memLimit, c.memLimitFrom, err = memoryLimit(c.memoryLimit, cgroupMemoryMax); err != nil {
 		errs = append(errs, err)
 	}
+	if c.gcPercentFlag < -1 {
+		errs = append(errs, fmt.Errorf("--gc-percent %d: want 0 or more (-1: decide)", c.gcPercentFlag))
+	}
 	if err := c.svc.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -155,6 +162,16 @@ func run(ctx context.Context, cfg *config) error {
 	if cfg.memLimitFrom != "" {
 		applyMemoryLimit(cfg.memLimit, cfg.memLimitFrom)
 		log.Info("memory limit", "bytes", debug.SetMemoryLimit(-1), "from", cfg.memLimitFrom)
+	}
+	// SetMemoryLimit(-1) only reads the limit; MaxInt64 is "none".
+	limited := debug.SetMemoryLimit(-1) < math.MaxInt64
+	switch pct, from := gcPercent(cfg.gcPercentFlag, limited, os.Getenv("GOGC")); from {
+	case "":
+	case "GOGC":
+		log.Info("gc percent", "GOGC", os.Getenv("GOGC"))
+	default:
+		debug.SetGCPercent(pct)
+		log.Info("gc percent", "percent", pct, "from", from)
 	}
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("make data dir: %w", err)

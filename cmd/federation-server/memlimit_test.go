@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -48,5 +49,37 @@ func TestMemoryLimit(t *testing.T) {
 				t.Errorf("got %d from %q, want %d from %q", got, source, c.want, c.source)
 			}
 		})
+	}
+}
+
+func TestGCPercent(t *testing.T) {
+	cases := []struct {
+		name       string
+		flag       int
+		limited    bool
+		env        string
+		want       int
+		wantSource string
+	}{
+		{name: "flag wins", flag: 150, limited: true, env: "50", want: 150, wantSource: "--gc-percent"},
+		{name: "flag zero is a value", flag: 0, want: 0, wantSource: "--gc-percent"},
+		{name: "GOGC from the environment is left alone", flag: -1, limited: true, env: "off", wantSource: "GOGC"},
+		{name: "under a memory limit", flag: -1, limited: true, want: 400, wantSource: "memory limit"},
+		{name: "no limit: the runtime's default", flag: -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, source := gcPercent(c.flag, c.limited, c.env)
+			if got != c.want || source != c.wantSource {
+				t.Fatalf("gcPercent(%d, %v, %q) = %d, %q; want %d, %q", c.flag, c.limited, c.env, got, source, c.want, c.wantSource)
+			}
+		})
+	}
+}
+
+func TestGCPercentFlagRefusesBelowMinusOne(t *testing.T) {
+	_, err := parseFlags([]string{"--id", "a", "--data-dir", t.TempDir(), "--insecure-no-auth", "--gc-percent", "-2"})
+	if err == nil || !strings.Contains(err.Error(), "--gc-percent -2") {
+		t.Fatalf("err = %v, want a refusal naming --gc-percent -2", err)
 	}
 }

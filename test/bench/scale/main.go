@@ -199,7 +199,8 @@ func parseChild(s string) (int, int, error) {
 }
 
 // setMemoryLimit applies the replica's soft memory limit to this process,
-// as federation-server's --memory-limit does.
+// as federation-server's --memory-limit does, with the GOGC the server
+// takes under a limit.
 func setMemoryLimit(limit string) error {
 	q, err := resource.ParseQuantity(limit)
 	if err != nil || q.Sign() < 0 {
@@ -207,6 +208,7 @@ func setMemoryLimit(limit string) error {
 	}
 	if q.Sign() > 0 {
 		debug.SetMemoryLimit(q.Value())
+		debug.SetGCPercent(federation.GCPercentUnderMemoryLimit)
 	}
 	return nil
 }

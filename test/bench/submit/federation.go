@@ -30,7 +30,9 @@ type fedCluster struct {
 // --unsafe-no-fsync), data in dir: the first bootstraps, the others join
 // through it. It returns once the first replica and the leader both see
 // three voters and a leader. With pprof the replicas serve /debug/pprof/.
-func startFederation(ctx context.Context, g *procGroup, bin, dir string, timeout time.Duration, pprof bool) (*fedCluster, error) {
+// memoryLimit is each replica's --memory-limit ("" for the server's own
+// default).
+func startFederation(ctx context.Context, g *procGroup, bin, dir string, timeout time.Duration, pprof bool, memoryLimit string) (*fedCluster, error) {
 	addrs, err := freeAddrs(2 * replicas)
 	if err != nil {
 		return nil, err
@@ -45,6 +47,9 @@ func startFederation(ctx context.Context, g *procGroup, bin, dir string, timeout
 			"--http-addr", httpAddr, "--raft-addr", raftAddr, "--log-level", "warn", "--insecure-no-auth"}
 		if pprof {
 			args = append(args, "--pprof")
+		}
+		if memoryLimit != "" {
+			args = append(args, "--memory-limit", memoryLimit)
 		}
 		if i == 0 {
 			args = append(args, "--bootstrap")

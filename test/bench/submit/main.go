@@ -43,6 +43,8 @@ type config struct {
 	profile string
 	// fedOnly skips etcd: for quick iterations on federation alone.
 	fedOnly bool
+	// memoryLimit is each replica's --memory-limit.
+	memoryLimit string
 }
 
 // Bounds that keep a mistyped flag from tying up the shared machine.
@@ -71,6 +73,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.etcdBin, "etcd", "", "etcd binary (default <bin>/testbin/etcd)")
 	fs.StringVar(&c.dataRoot, "data-root", os.TempDir(), "where the temporary data dirs go; must be a disk for fsync to mean anything")
 	fs.BoolVar(&c.keep, "keep", false, "keep the data dirs and logs instead of removing them")
+	fs.StringVar(&c.memoryLimit, "memory-limit", "1800Mi", "each federation replica's --memory-limit, as in a container limited to 2 GiB (the server then runs GOGC 400); \"\": the server's default (here: none)")
 	fs.BoolVar(&c.fedOnly, "fed-only", false, "measure federation only, without etcd (quick iterations; no ratio)")
 	fs.StringVar(&c.profile, "profile", "", "write CPU profiles of every federation replica over each measured phase to this folder")
 	if err := fs.Parse(args); err != nil {
@@ -157,6 +160,7 @@ func run(ctx context.Context, cfg *config, stdout, progress io.Writer) error {
 		defer os.RemoveAll(root)
 	}
 	m := probeMachine(root, etcdVersion(ctx, cfg.etcdBin), cfg.duration, cfg.warmup)
+	m.FedMemoryLimit = cfg.memoryLimit
 	var points []point
 	var runErr error
 	for _, n := range cfg.clients {
@@ -240,7 +244,7 @@ func measure(ctx context.Context, cfg *config, root, system string, clients int,
 func runName(clients int) string { return fmt.Sprintf("c%d", clients) }
 
 func measureFederation(ctx context.Context, cfg *config, g *procGroup, dir string, o loadOptions) (result, error) {
-	c, err := startFederation(ctx, g, cfg.fedBin, dir, startTimeout, cfg.profile != "")
+	c, err := startFederation(ctx, g, cfg.fedBin, dir, startTimeout, cfg.profile != "", cfg.memoryLimit)
 	if err != nil {
 		return result{}, err
 	}

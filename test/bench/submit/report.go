@@ -41,6 +41,9 @@ type machine struct {
 	Duration time.Duration
 	Warmup   time.Duration
 	When     time.Time
+	// FedMemoryLimit is each federation replica's --memory-limit ("" for
+	// none).
+	FedMemoryLimit string
 }
 
 func probeMachine(dataRoot, etcdVer string, duration, warmup time.Duration) machine {
@@ -134,6 +137,9 @@ func notes(m machine, points []point) []string {
 	n := []string{
 		fmt.Sprintf("Each point ran once: %s measured after %s of warm-up, a fresh 3-node cluster per system and point, one system at a time. One run per point means no error bars: on a shared %d-core machine, rerun before trusting small differences.", m.Duration, m.Warmup, m.NumCPU),
 		"Both systems fsync every commit (federation-server without --unsafe-no-fsync, etcd with its defaults) and take requests at their leader; ops/s counts acknowledged submissions only (federation: HTTP 201/200; etcd: a committed create-if-absent Txn).",
+	}
+	if m.FedMemoryLimit != "" {
+		n = append(n, fmt.Sprintf("Each federation replica runs as in a container limited to 2 GiB: --memory-limit %s, under which federation-server takes GOGC 400 (its default whenever a memory limit is in force). etcd runs with its own defaults.", m.FedMemoryLimit))
 	}
 	if m.DataFS == "tmpfs" {
 		n = append(n, "WARNING: the data dirs are on tmpfs, where fsync costs nothing: these figures do not include disk flushes. Pass --data-root on a disk.")
