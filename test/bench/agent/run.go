@@ -16,9 +16,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"k8s.io/client-go/tools/clientcmd"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
@@ -156,6 +158,9 @@ func run(ctx context.Context, cfg *config, progress io.Writer) (*result, error) 
 	}
 	defer logf.Close()
 	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// controller-runtime's own logs go there too, as bin/cluster-agent's do
+	// (unset, it prints a stack trace to stderr on its first log line).
+	ctrllog.SetLogger(logr.FromSlogHandler(log.Handler()))
 	agentCtx, stopAgents := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {
