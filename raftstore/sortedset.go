@@ -1,6 +1,9 @@
 package raftstore
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // sortedChunk bounds a chunk of a sortedSet. Inserting moves at most this
 // many elements, and a million elements need only ~4000 chunks.
@@ -58,23 +61,55 @@ func (s *sortedSet[K]) Insert(k K) bool {
 	if i < len(c) && s.cmp(c[i], k) == 0 {
 		return false
 	}
-	c = append(c, k)
-	copy(c[i+1:], c[i:])
-	c[i] = k
-	s.chunks[ci] = c
 	s.n++
-	if len(c) > sortedChunk {
-		// Split in two halves so both have room.
+	if i == 0 && ci > 0 {
+		// k falls between two chunks (keys arriving in order inside a
+		// range, like one project's names): it ends the previous chunk,
+		// or starts a chunk of its own when that one is full, so such
+		// chunks fill up instead of splitting in halves that stay half
+		// empty.
+		if prev := s.chunks[ci-1]; len(prev) < sortedChunk {
+			s.chunks[ci-1] = append(prev, k)
+		} else {
+			s.insertChunk(ci, k)
+		}
+		return true
+	}
+	if len(c) == sortedChunk {
+		// Full: split in two, each part in an array of sortedChunk, so
+		// that no chunk ever grows past its capacity (growing would double
+		// the array and leave it mostly empty after the split). Keys in
+		// order inside ranges fill 85% of their chunks this way, random
+		// keys 60% (TestSortedSetChunksStayWithinTheirArrays).
 		half := len(c) / 2
+		if i >= sortedChunk/8 && i <= sortedChunk-sortedChunk/8 {
+			// At k's place: when keys arrive in order inside a range
+			// that ends in this chunk, the left part is the range and
+			// goes on filling, the right part is the next range's head.
+			half = i
+		}
 		right := make([]K, len(c)-half, sortedChunk)
 		copy(right, c[half:])
 		clear(c[half:])
 		s.chunks[ci] = c[:half]
-		s.chunks = append(s.chunks, nil)
-		copy(s.chunks[ci+2:], s.chunks[ci+1:])
-		s.chunks[ci+1] = right
+		s.chunks = slices.Insert(s.chunks, ci+1, right)
+		if i > half {
+			ci, i = ci+1, i-half
+		}
+		c = s.chunks[ci]
 	}
+	c = append(c, k)
+	copy(c[i+1:], c[i:])
+	c[i] = k
+	s.chunks[ci] = c
 	return true
+}
+
+// insertChunk puts a new chunk holding k at index ci.
+func (s *sortedSet[K]) insertChunk(ci int, k K) {
+	c := make([]K, 1, sortedChunk)
+	c[0] = k
+	s.chunks = slices.Insert(s.chunks, ci, c)
 }
 
 // Delete removes k; it reports false if k was not there.

@@ -1,6 +1,7 @@
 package raftstore
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -42,6 +43,7 @@ func TestSortedSetMatchesSortedSlice(t *testing.T) {
 			t.Fatalf("Has(%s)", k)
 		}
 	}
+	checkChunks(t, s)
 	if got := s.All(); !slices.Equal(got, ref) {
 		t.Fatalf("contents differ: %d vs %d", len(got), len(ref))
 	}
@@ -57,5 +59,64 @@ func TestSortedSetMatchesSortedSlice(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("Ascend after %q: got %v, want %v", after, got, want)
 		}
+	}
+}
+
+// checkChunks checks the chunk invariants: none empty, none past its
+// capacity of sortedChunk, and ascending across chunks.
+func checkChunks[K any](t *testing.T, s *sortedSet[K]) {
+	t.Helper()
+	n := 0
+	for i, c := range s.chunks {
+		if len(c) == 0 || len(c) > sortedChunk || cap(c) != sortedChunk {
+			t.Fatalf("chunk %d: len %d cap %d, want 1..%d and cap %d", i, len(c), cap(c), sortedChunk, sortedChunk)
+		}
+		for j := 1; j < len(c); j++ {
+			if s.cmp(c[j-1], c[j]) >= 0 {
+				t.Fatalf("chunk %d out of order at %d", i, j)
+			}
+		}
+		if i > 0 && s.cmp(s.chunks[i-1][len(s.chunks[i-1])-1], c[0]) >= 0 {
+			t.Fatalf("chunks %d and %d out of order", i-1, i)
+		}
+		n += len(c)
+	}
+	if n != s.n {
+		t.Fatalf("chunks hold %d, Len %d", n, s.n)
+	}
+}
+
+// Keys that arrive in order inside ranges (each project's names, the
+// projects interleaved) fill their chunks instead of leaving half-empty
+// halves behind, and random inserts never grow a chunk past its array.
+func TestSortedSetChunksStayWithinTheirArrays(t *testing.T) {
+	tests := []struct {
+		name    string
+		key     func(i int) string
+		minFill float64
+	}{
+		{"interleaved ranges in order", func(i int) string { return fmt.Sprintf("p%02d/%07d", i%50, i/50) }, 0.8},
+		{"random", func(i int) string { return fmt.Sprintf("%08x", (uint32(i)*2654435761)>>1) }, 0.55},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSortedSet(strings.Compare)
+			const n = 100_000
+			for i := range n {
+				if !s.Insert(tc.key(i)) {
+					t.Fatalf("key %d inserted twice", i)
+				}
+			}
+			checkChunks(t, s)
+			fill := float64(n) / float64(len(s.chunks)*sortedChunk)
+			t.Logf("chunks %.0f%% full", 100*fill)
+			if fill < tc.minFill {
+				t.Fatalf("chunks %.0f%% full, want at least %.0f%%", 100*fill, 100*tc.minFill)
+			}
+			all := s.All()
+			if !slices.IsSorted(all) || len(all) != n {
+				t.Fatalf("%d elements, sorted %v", len(all), slices.IsSorted(all))
+			}
+		})
 	}
 }
