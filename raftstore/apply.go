@@ -78,7 +78,9 @@ func (n *Node) propose(ctx context.Context, cmds []Command, ahead bool) ([]Resul
 	}
 	now := time.Now().UTC()
 	raws := make([]json.RawMessage, len(cmds))
-	local := make([]Command, len(cmds))
+	// The submissions as proposed, for this node's FSM should it still
+	// lead when the entry applies (local_entries.go); nil for the others.
+	local := make([]*Command, len(cmds))
 	for i := range cmds {
 		c := cmds[i]
 		if c.Version == 0 {
@@ -96,7 +98,9 @@ func (n *Node) propose(ctx context.Context, cmds []Command, ahead bool) ([]Resul
 			return nil, err
 		}
 		raws[i] = raw
-		local[i] = c
+		if c.Type == CmdSubmit && c.Submit != nil && c.Submit.canonical != nil {
+			local[i] = &c
+		}
 	}
 	p := &proposal{cmds: raws, local: local, ahead: ahead, done: make(chan struct{})}
 	if err := n.batcher.enqueue(p); err != nil {

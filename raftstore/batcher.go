@@ -39,9 +39,10 @@ const (
 // proposal is one caller's commands, waiting for their results.
 type proposal struct {
 	cmds []json.RawMessage
-	// local is cmds as the proposer built them, for this node's own FSM
-	// (local_entries.go); nil when there are none.
-	local []Command
+	// local holds, at the index of each submission in cmds, the command as
+	// the proposer built it, for this node's own FSM (local_entries.go);
+	// nil when there are none.
+	local []*Command
 	// ahead proposals go before the others still waiting (ApplyBatchAhead).
 	ahead   bool
 	state   atomic.Int32
@@ -167,12 +168,12 @@ func (b *batcher) take() ([]*proposal, int) {
 // propose hands one batch to raft and waits for it in its own goroutine.
 func (b *batcher) propose(batch []*proposal, n int) {
 	cmds := make([]json.RawMessage, 0, n)
-	var local []Command
+	var local []*Command
 	for _, p := range batch {
 		cmds = append(cmds, p.cmds...)
 		if b.local != nil {
 			if p.local == nil {
-				p.local = make([]Command, len(p.cmds)) // zero: decoded
+				p.local = make([]*Command, len(p.cmds)) // nil: decoded
 			}
 			local = append(local, p.local...)
 		}

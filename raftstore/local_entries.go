@@ -31,10 +31,11 @@ type localEntries struct {
 	taken atomic.Uint64
 }
 
-// localEntry is what the batcher proposed in one entry: the commands as the
-// proposers built them and their encodings, in entry order.
+// localEntry is what the batcher proposed in one entry: the encodings of
+// its commands, in entry order, and at the index of each submission the
+// command as its proposer built it (nil elsewhere).
 type localEntry struct {
-	cmds []Command
+	cmds []*Command
 	raws []json.RawMessage
 }
 
@@ -72,14 +73,13 @@ func (l *localEntries) drop(data []byte) {
 // commands returns the entry's commands as the FSM applies them: each
 // submission as proposed, marked borrowed (the proposer still holds its
 // spec, so the state keeps only the pool's or its own copies of its
-// parts), the others
-// decoded from their encodings. A command that does not decode fails
-// alone, with its error in errs.
+// parts), the others decoded from their encodings. A command that does not
+// decode fails alone, with its error in errs.
 func (e *localEntry) commands() (cmds []Command, errs []error) {
 	cmds = make([]Command, len(e.raws))
 	for i, raw := range e.raws {
 		if i < len(e.cmds) {
-			if c := &e.cmds[i]; c.Type == CmdSubmit && c.Version == CommandVersion && c.Submit != nil && c.Submit.canonical != nil {
+			if c := e.cmds[i]; c != nil && c.Type == CmdSubmit && c.Version == CommandVersion && c.Submit != nil && c.Submit.canonical != nil {
 				cmds[i] = *c
 				cmds[i].Submit = &SubmitCmd{Spec: c.Submit.Spec, Hash: c.Submit.Hash, borrowed: true}
 				continue

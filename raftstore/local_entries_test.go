@@ -35,7 +35,7 @@ var localBodies = []string{
 // or replicas would answer differently.
 func TestLocalSubmitsApplyAsDecoded(t *testing.T) {
 	at := time.Date(2025, 1, 2, 3, 4, 5, 123456789, time.UTC)
-	var local []Command
+	var local []*Command
 	var raws []json.RawMessage
 	for i, body := range localBodies {
 		var s v1.ExecutionSpec
@@ -53,7 +53,7 @@ func TestLocalSubmitsApplyAsDecoded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		local, raws = append(local, c), append(raws, raw)
+		local, raws = append(local, &c), append(raws, raw)
 	}
 	// A command that is not a submission in the same entry is decoded.
 	c := Command{Version: CommandVersion, Type: CmdSetMember, At: at, Member: &MemberMeta{ID: "n1", HTTPAddress: "h:1"}}
@@ -61,7 +61,7 @@ func TestLocalSubmitsApplyAsDecoded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, raws = append(local, c), append(raws, raw)
+	local, raws = append(local, &c), append(raws, raw)
 	entry := packEntry(encodeBatch(raws))
 
 	leader, follower := NewState(), NewState()

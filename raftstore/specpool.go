@@ -58,11 +58,9 @@ func newSpecPool() *specPool {
 // parts may still be referenced by nothing else.
 func shareSpec(s *v1.ExecutionSpec) { sharePool(s, false) }
 
-// shareBorrowedSpec is shareSpec for a spec whose parts someone else still
-// holds (a leader's own proposal, local_entries.go): the state gets the
+// sharePool is shareSpec; with borrowed, s's parts are someone else's still
+// (a leader's own proposal, local_entries.go), and the state gets the
 // pool's copies or private ones, never the borrowed parts.
-func shareBorrowedSpec(s *v1.ExecutionSpec) { sharePool(s, true) }
-
 func sharePool(s *v1.ExecutionSpec, borrowed bool) {
 	s.Project = intern(s.Project)
 	s.Domain = intern(s.Domain)
@@ -278,10 +276,13 @@ func (p *specPool) hashSelector(s *v1.LabelSelector) uint64 {
 	return h.Sum64()
 }
 
-func (p *specPool) hashStringMap(m map[string]string) uint64 {
+func (p *specPool) hashStringMap(m map[string]string) uint64 { return hashStringMap(p.seed, m) }
+
+// hashStringMap hashes m order-free: the sum of its entries' hashes.
+func hashStringMap(seed maphash.Seed, m map[string]string) uint64 {
 	var sum uint64
 	for k, v := range m {
-		sum += maphash.Comparable(p.seed, [2]string{k, v})
+		sum += maphash.Comparable(seed, [2]string{k, v})
 	}
 	return sum
 }

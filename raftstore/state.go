@@ -174,37 +174,11 @@ func (f *ExecutionFilter) matches(e *v1.Execution) bool {
 func (s *State) ListExecutions(f ExecutionFilter, limit int, after string) (items []v1.Execution, next string) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	idx := s.all
-	pick := func(set *sortedSet[string], ok bool) {
-		if !ok {
-			idx = nil // the filter names a value no execution has
-			return
-		}
-		if idx != nil && set.Len() < idx.Len() {
-			idx = set
-		}
-	}
-	if f.Phase != "" {
-		set, ok := s.byPhase[f.Phase]
-		pick(set, ok)
-	}
-	if f.Cluster != "" && idx != nil {
-		set, ok := s.byCluster[f.Cluster]
-		pick(set, ok)
-	}
-	var walk keyIndex = idx
-	if f.Project != "" && idx != nil {
-		n, ok := s.projects[f.Project]
-		if !ok {
-			idx = nil
-		} else if n < idx.Len() {
-			walk = s.projectKeys(f.Project)
-		}
-	}
-	if idx == nil {
+	idx, ok := s.indexFor(f)
+	if !ok {
 		return nil, ""
 	}
-	walk.Ascend(after, after != "", func(k string) bool {
+	idx.Ascend(after, after != "", func(k string) bool {
 		e := s.execs[k]
 		if !f.matches(e) {
 			return true

@@ -31,37 +31,10 @@ func (s *State) applyEntry(index uint64, data []byte, local *localEntry) any {
 	var cmds []Command
 	var decodeErrs []error
 	var entryErr error
-	var release func()
-	var err error
-	ok := false
 	if local != nil {
 		cmds, decodeErrs = local.commands()
-		ok = true
 	} else {
-		data, release, err = unpackEntry(data)
-	}
-	if err != nil {
-		entryErr = fmt.Errorf("apply log entry %d: %w: %v", index, ErrUnknownCommand, err)
-	} else if !ok {
-		cmds, ok = decodeBatchCommands(data)
-	}
-	if err == nil && !ok {
-		entry, err := decodeBatch(data)
-		if err != nil {
-			entryErr = fmt.Errorf("apply log entry %d: %w", index, err)
-		} else {
-			cmds = make([]Command, len(entry.Commands))
-			decodeErrs = make([]error, len(entry.Commands))
-			for i, raw := range entry.Commands {
-				if err := fastJSON.Unmarshal(raw, &cmds[i]); err != nil {
-					decodeErrs[i] = fmt.Errorf("%w: decode command: %v", ErrUnknownCommand, err)
-				}
-			}
-		}
-	}
-	if release != nil {
-		// Decoding copied everything it keeps (strings, raw commands).
-		release()
+		cmds, decodeErrs, entryErr = decodeLogEntry(index, data)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -148,4 +121,32 @@ func refuse(sentinel error, format string, args ...any) Result {
 // invalidCmd refuses a malformed command (a missing payload).
 func invalidCmd(c *Command, what string) Result {
 	return refuse(v1.ErrInvalid, "%s command: %s", c.Type, what)
+}
+
+// decodeLogEntry decodes an entry read from the log: its commands, each
+// command's own decode error (nil when all decode), or an error for the
+// entry as a whole.
+func decodeLogEntry(index uint64, data []byte) ([]Command, []error, error) {
+	plain, release, err := unpackEntry(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("apply log entry %d: %w: %v", index, ErrUnknownCommand, err)
+	}
+	// Decoding copies everything it keeps (strings, raw commands).
+	defer release()
+	if cmds, ok := decodeBatchCommands(plain); ok {
+		return cmds, nil, nil
+	}
+	// The slow path: one command at a time, so that a bad one fails alone.
+	entry, err := decodeBatch(plain)
+	if err != nil {
+		return nil, nil, fmt.Errorf("apply log entry %d: %w", index, err)
+	}
+	cmds := make([]Command, len(entry.Commands))
+	errs := make([]error, len(entry.Commands))
+	for i, raw := range entry.Commands {
+		if err := fastJSON.Unmarshal(raw, &cmds[i]); err != nil {
+			errs[i] = fmt.Errorf("%w: decode command: %v", ErrUnknownCommand, err)
+		}
+	}
+	return cmds, errs, nil
 }

@@ -60,11 +60,7 @@ func (s *State) applySubmit(c *Command) Result {
 		}
 		return Result{Execution: e}
 	}
-	if c.Submit.borrowed {
-		shareBorrowedSpec(&spec)
-	} else {
-		shareSpec(&spec)
-	}
+	sharePool(&spec, c.Submit.borrowed)
 	spec.Inputs = s.inputs.acquire(spec.Inputs)
 	s.seq++
 	e := &v1.Execution{

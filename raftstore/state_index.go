@@ -170,6 +170,35 @@ func (s *State) countProject(project string, d int) {
 	}
 }
 
+// indexFor returns the smallest index of execution keys that holds every
+// execution matching f (the caller still checks each with f.matches), or
+// false when f names a phase, cluster or project no execution has.
+func (s *State) indexFor(f ExecutionFilter) (keyIndex, bool) {
+	var idx keyIndex = s.all
+	pick := func(set keyIndex, ok bool) bool {
+		if ok && set.Len() < idx.Len() {
+			idx = set
+		}
+		return ok
+	}
+	if f.Phase != "" {
+		if set, ok := s.byPhase[f.Phase]; !pick(set, ok) {
+			return nil, false
+		}
+	}
+	if f.Cluster != "" {
+		if set, ok := s.byCluster[f.Cluster]; !pick(set, ok) {
+			return nil, false
+		}
+	}
+	if f.Project != "" {
+		if _, ok := s.projects[f.Project]; !pick(s.projectKeys(f.Project), ok) {
+			return nil, false
+		}
+	}
+	return idx, true
+}
+
 // keyIndex is a set of execution keys to walk in order.
 type keyIndex interface {
 	Len() int

@@ -79,11 +79,4 @@ func (t *inputTable) release(m map[string]string) {
 	}
 }
 
-// hash is order-free: the sum of the entries' hashes.
-func (t *inputTable) hash(m map[string]string) uint64 {
-	var sum uint64
-	for k, v := range m {
-		sum += maphash.Comparable(t.seed, [2]string{k, v})
-	}
-	return sum
-}
+func (t *inputTable) hash(m map[string]string) uint64 { return hashStringMap(t.seed, m) }

@@ -34,7 +34,7 @@ func TestEqualInputsShareOneMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.idx++
-	if res := h.s.applyEntry(h.idx, encodeBatch([]json.RawMessage{raw}), &localEntry{cmds: []Command{c}, raws: []json.RawMessage{raw}}); res.([]Result)[0].Err != nil {
+	if res := h.s.applyEntry(h.idx, encodeBatch([]json.RawMessage{raw}), &localEntry{cmds: []*Command{&c}, raws: []json.RawMessage{raw}}); res.([]Result)[0].Err != nil {
 		t.Fatal(res.([]Result)[0].Err)
 	}
 	checkInvariants(t, h.s)

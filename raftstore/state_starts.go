@@ -82,7 +82,7 @@ func (s *State) StartEvents(after uint64, fn func(StartEvent)) (next, lost uint6
 	defer s.mu.RUnlock()
 	f := &s.starts
 	if after > f.next {
-		after = f.next // a cursor from before a restart of this State
+		after = f.next // a cursor this feed never handed out
 	}
 	if f.next-after > startFeedSize {
 		lost = f.next - after - startFeedSize

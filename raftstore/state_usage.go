@@ -28,21 +28,9 @@ func (s *State) ForEachExecution(f ExecutionFilter, fn func(e *v1.Execution) boo
 func (s *State) matching(f ExecutionFilter) []*v1.Execution {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var idx keyIndex = s.all
-	if f.Project != "" {
-		if _, ok := s.projects[f.Project]; !ok {
-			return nil
-		}
-		idx = s.projectKeys(f.Project)
-	}
-	if f.Cluster != "" {
-		set, ok := s.byCluster[f.Cluster]
-		if !ok {
-			return nil
-		}
-		if set.Len() < idx.Len() {
-			idx = set
-		}
+	idx, ok := s.indexFor(f)
+	if !ok {
+		return nil
 	}
 	out := make([]*v1.Execution, 0, idx.Len())
 	idx.Ascend("", false, func(k string) bool {
