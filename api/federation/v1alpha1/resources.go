@@ -2,6 +2,9 @@ package v1alpha1
 
 import (
 	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 )
@@ -44,28 +47,89 @@ type Capacity struct {
 
 // Amounts parses r into integers. Empty fields are zero.
 func (r Resources) Amounts() (Amounts, error) {
-	var a Amounts
-	for _, f := range []struct {
-		name, v string
-		dst     *int64
-		milli   bool
-	}{{"cpu", r.CPU, &a.MilliCPU, true}, {"memory", r.Memory, &a.MemoryBytes, false}, {"gpu", r.GPU, &a.GPU, false}} {
-		if f.v == "" {
-			continue
-		}
-		q, err := resource.ParseQuantity(f.v)
-		if err != nil {
-			return Amounts{}, fmt.Errorf("%s %q: %w", f.name, f.v, err)
-		}
-		if q.Sign() < 0 {
-			return Amounts{}, fmt.Errorf("%s %q: must not be negative", f.name, f.v)
-		}
-		if f.milli {
-			*f.dst = q.MilliValue()
-		} else {
-			*f.dst = q.Value()
-		}
+	cpu, err := parseAmount("cpu", r.CPU, true)
+	if err != nil {
+		return Amounts{}, err
 	}
-	a.Pods = 1
-	return a, nil
+	mem, err := parseAmount("memory", r.Memory, false)
+	if err != nil {
+		return Amounts{}, err
+	}
+	gpu, err := parseAmount("gpu", r.GPU, false)
+	if err != nil {
+		return Amounts{}, err
+	}
+	return Amounts{MilliCPU: cpu, MemoryBytes: mem, GPU: gpu, Pods: 1}, nil
+}
+
+// parseAmount parses the quantity v of the resource name, in thousandths
+// of a unit if milli, else in units.
+func parseAmount(name, v string, milli bool) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	q, ok := quantities.load(v)
+	if !ok {
+		parsed, err := resource.ParseQuantity(v)
+		if err != nil {
+			return 0, fmt.Errorf("%s %q: %w", name, v, err)
+		}
+		q = parsedQuantity{milli: parsed.MilliValue(), value: parsed.Value(), negative: parsed.Sign() < 0}
+		quantities.store(v, q)
+	}
+	if q.negative {
+		return 0, fmt.Errorf("%s %q: must not be negative", name, v)
+	}
+	if milli {
+		return q.milli, nil
+	}
+	return q.value, nil
+}
+
+// parsedQuantity is what parseAmount needs of a resource.Quantity.
+type parsedQuantity struct {
+	milli, value int64
+	negative     bool
+}
+
+// quantityCache remembers parsed quantities by their text. Every
+// submission is validated, and nearly all of them ask for the same few
+// quantities ("500m", "4Gi"), which resource.ParseQuantity would parse again
+// each time. It holds plain values, so nothing handed out can be changed
+// through it; it forgets everything when it reaches quantityCacheMax
+// entries, so odd quantities cannot grow it without bound; and it keeps
+// only what parsed, so errors are always those of resource.ParseQuantity.
+type quantityCache struct {
+	m sync.Map // string -> parsedQuantity
+	n atomic.Int64
+}
+
+const (
+	quantityCacheMax    = 4096
+	quantityCacheKeyMax = 32 // bytes; longer quantities are parsed each time
+)
+
+var quantities quantityCache
+
+func (c *quantityCache) load(s string) (parsedQuantity, bool) {
+	v, ok := c.m.Load(s)
+	if !ok {
+		return parsedQuantity{}, false
+	}
+	return v.(parsedQuantity), true
+}
+
+func (c *quantityCache) store(s string, q parsedQuantity) {
+	if len(s) > quantityCacheKeyMax {
+		return
+	}
+	if c.n.Add(1) > quantityCacheMax {
+		// Racing stores may land between Clear and Store, so the bound
+		// is quantityCacheMax plus the number of concurrent callers.
+		c.m.Clear()
+		c.n.Store(1)
+	}
+	// The key is cloned: s may share memory with a larger buffer, or with
+	// one its owner reuses.
+	c.m.Store(strings.Clone(s), q)
 }

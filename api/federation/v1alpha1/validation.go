@@ -6,11 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
-
-	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Limits bound what one request may carry. They keep a single submission
@@ -86,7 +85,7 @@ func ValidateName(field, v string) error {
 	if v == "" {
 		return invalid("%s is required", field)
 	}
-	if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+	if errs := dns1123LabelErrors(v); len(errs) > 0 {
 		return invalid("%s %q: %s", field, v, strings.Join(errs, "; "))
 	}
 	return nil
@@ -141,30 +140,42 @@ func (w *WorkflowSpec) Validate(inputs map[string]string, l Limits) error {
 	if len(w.Nodes) > l.MaxNodes {
 		return invalid("workflow: %d nodes, at most %d", len(w.Nodes), l.MaxNodes)
 	}
-	index := make(map[string]int, len(w.Nodes))
-	for i, n := range w.Nodes {
-		if errs := validation.IsDNS1123Label(n.ID); n.ID == "" || len(errs) > 0 {
+	index := newNodeIndex(w.Nodes)
+	for i := range w.Nodes {
+		n := &w.Nodes[i]
+		if errs := dns1123LabelErrors(n.ID); n.ID == "" || len(errs) > 0 {
 			return invalid("workflow.nodes[%d]: id %q must be a DNS-1123 label", i, n.ID)
 		}
-		if _, dup := index[n.ID]; dup {
+		if index.add(i) {
 			return invalid("workflow.nodes[%d]: duplicate id %q", i, n.ID)
 		}
-		index[n.ID] = i
 	}
-	for _, n := range w.Nodes {
-		if err := n.validate(index, inputs, l); err != nil {
+	for i := range w.Nodes {
+		if err := w.Nodes[i].validate(&index, inputs, l); err != nil {
 			return err
 		}
 	}
-	if cycle := w.findCycle(index); cycle != nil {
+	var colors [smallDAG]uint8
+	var scratch [2 * smallDAG]int
+	walk := newDAGWalk(w.Nodes, &index, colors[:], scratch[:])
+	if cycle := walk.findCycle(); cycle != nil {
 		return invalid("workflow: dependency cycle %s", strings.Join(cycle, " -> "))
 	}
 	// A binding from a node that is not an ancestor would read an output
-	// that may not exist yet.
-	anc := w.Ancestors()
-	for _, n := range w.Nodes {
+	// that may not exist yet. The ancestors are worked out at the first
+	// such binding, as many workflows have none.
+	var bits [smallDAG]uint64
+	var anc ancestorSets
+	for i := range w.Nodes {
+		n := &w.Nodes[i]
 		for name, b := range n.Inputs {
-			if b.FromNode != "" && !anc[n.ID][b.FromNode] {
+			if b.FromNode == "" {
+				continue
+			}
+			if anc.bits == nil {
+				anc = newAncestorSets(w.Nodes, &index, walk.order(), bits[:])
+			}
+			if j, _ := index.lookup(b.FromNode); !anc.has(i, j) {
 				return invalid("node %q: input %q reads node %q, which is not upstream (add it to dependsOn)", n.ID, name, b.FromNode)
 			}
 		}
@@ -172,7 +183,7 @@ func (w *WorkflowSpec) Validate(inputs map[string]string, l Limits) error {
 	return nil
 }
 
-func (n *TaskNode) validate(index map[string]int, inputs map[string]string, l Limits) error {
+func (n *TaskNode) validate(index *nodeIndex, inputs map[string]string, l Limits) error {
 	if n.Image == "" {
 		return invalid("node %q: image is required", n.ID)
 	}
@@ -182,18 +193,26 @@ func (n *TaskNode) validate(index map[string]int, inputs map[string]string, l Li
 	if len(n.DependsOn) > l.MaxDependsOn {
 		return invalid("node %q: %d dependencies, at most %d", n.ID, len(n.DependsOn), l.MaxDependsOn)
 	}
-	seen := map[string]bool{}
-	for _, d := range n.DependsOn {
-		if _, ok := index[d]; !ok {
+	var seen map[string]bool // only for many dependencies; few are scanned
+	if len(n.DependsOn) > smallDAG {
+		seen = make(map[string]bool, len(n.DependsOn))
+	}
+	for k, d := range n.DependsOn {
+		if _, ok := index.lookup(d); !ok {
 			return invalid("node %q: dependsOn %q, which is not a node of the workflow", n.ID, d)
 		}
 		if d == n.ID {
 			return invalid("node %q: depends on itself", n.ID)
 		}
-		if seen[d] {
+		repeated := seen[d]
+		if seen == nil {
+			repeated = slices.Contains(n.DependsOn[:k], d)
+		} else {
+			seen[d] = true
+		}
+		if repeated {
 			return invalid("node %q: dependsOn %q twice", n.ID, d)
 		}
-		seen[d] = true
 	}
 	if _, err := n.Resources.Amounts(); err != nil {
 		return invalid("node %q: resources: %v", n.ID, err)
@@ -220,7 +239,7 @@ func (n *TaskNode) validate(index map[string]int, inputs map[string]string, l Li
 		}
 		if b.FromNode != "" {
 			set++
-			if _, ok := index[b.FromNode]; !ok {
+			if _, ok := index.lookup(b.FromNode); !ok {
 				return invalid("node %q: input %q reads node %q, which is not a node of the workflow", n.ID, name, b.FromNode)
 			}
 			if b.Output == "" {
@@ -232,48 +251,6 @@ func (n *TaskNode) validate(index map[string]int, inputs map[string]string, l Li
 		}
 		if set != 1 {
 			return invalid("node %q: input %q needs exactly one of fromInput, fromNode, value", n.ID, name)
-		}
-	}
-	return nil
-}
-
-// findCycle returns the nodes of a dependency cycle, or nil.
-func (w *WorkflowSpec) findCycle(index map[string]int) []string {
-	const (
-		white = iota
-		grey
-		black
-	)
-	color := make([]int, len(w.Nodes))
-	var stack []string
-	var visit func(i int) []string
-	visit = func(i int) []string {
-		color[i] = grey
-		stack = append(stack, w.Nodes[i].ID)
-		for _, d := range w.Nodes[i].DependsOn {
-			j := index[d]
-			switch color[j] {
-			case grey:
-				for k, id := range stack {
-					if id == d {
-						return append(append([]string{}, stack[k:]...), d)
-					}
-				}
-			case white:
-				if c := visit(j); c != nil {
-					return c
-				}
-			}
-		}
-		stack = stack[:len(stack)-1]
-		color[i] = black
-		return nil
-	}
-	for i := range w.Nodes {
-		if color[i] == white {
-			if c := visit(i); c != nil {
-				return c
-			}
 		}
 	}
 	return nil
@@ -409,14 +386,14 @@ func validateLabel(k, v string) error {
 }
 
 func validateLabelKey(k string) error {
-	if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+	if errs := qualifiedNameErrors(k); len(errs) > 0 {
 		return fmt.Errorf("label key %q: %s", k, strings.Join(errs, "; "))
 	}
 	return nil
 }
 
 func validateLabelValue(v string) error {
-	if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+	if errs := labelValueErrors(v); len(errs) > 0 {
 		return fmt.Errorf("label value %q: %s", v, strings.Join(errs, "; "))
 	}
 	return nil
