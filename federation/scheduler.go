@@ -11,12 +11,15 @@ import (
 )
 
 const (
-	// assignBatch bounds the commands of one Raft apply from the scheduler.
-	assignBatch = 2000
+	// assignBatch bounds the commands of one proposal from the scheduler.
+	// Group commit packs several into one log entry, and the leader's FSM
+	// answers each as soon as it is applied: smaller batches are answered
+	// sooner, not written more often.
+	assignBatch = 500
 	// commitsInFlight bounds the scheduler's assignment batches being
 	// committed at once. Rounds are pipelined: the next round walks the
 	// queue and decides while the previous rounds' assignments commit.
-	commitsInFlight = 4
+	commitsInFlight = 16
 	// roundPlacements bounds the placements of one round, so that a round
 	// over a large backlog hands over its first assignments soon and the
 	// next round, which sees what was submitted meanwhile, starts early:

@@ -78,8 +78,9 @@ func (n *Node) propose(ctx context.Context, cmds []Command, ahead bool) ([]Resul
 	}
 	now := time.Now().UTC()
 	raws := make([]json.RawMessage, len(cmds))
-	// The submissions as proposed, for this node's FSM should it still
-	// lead when the entry applies (local_entries.go); nil for the others.
+	// The submissions and assignments as proposed, for this node's FSM
+	// should it still lead when the entry applies (local_entries.go); nil
+	// for the others.
 	local := make([]*Command, len(cmds))
 	for i := range cmds {
 		c := cmds[i]
@@ -98,7 +99,12 @@ func (n *Node) propose(ctx context.Context, cmds []Command, ahead bool) ([]Resul
 			return nil, err
 		}
 		raws[i] = raw
-		if c.Type == CmdSubmit && c.Submit != nil && c.Submit.canonical != nil {
+		switch {
+		case c.Type == CmdSubmit && c.Submit != nil && c.Submit.canonical != nil:
+			local[i] = &c
+		case c.Type == CmdAssign && c.Assign != nil:
+			a := *c.Assign // the caller's may change once this returns
+			c.Assign = &a
 			local[i] = &c
 		}
 	}

@@ -120,7 +120,9 @@ func (s memStage) abort()                         {}
 type boltArchive struct {
 	db  *bbolt.DB
 	gen uint64
-	n   int
+	// name is gen's bucket.
+	name []byte
+	n    int
 }
 
 // archiveFile is the archive's file in a node's data folder.
@@ -150,7 +152,7 @@ func openBoltArchive(dir string) (*boltArchive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open archive: %w", err)
 	}
-	a := &boltArchive{db: db}
+	a := &boltArchive{db: db, name: genBucket(0)}
 	if err := db.Update(func(tx *bbolt.Tx) error {
 		_, err := tx.CreateBucket(a.bucket())
 		return err
@@ -163,7 +165,7 @@ func openBoltArchive(dir string) (*boltArchive, error) {
 
 func genBucket(gen uint64) []byte { return fmt.Appendf(nil, "archive-%d", gen) }
 
-func (a *boltArchive) bucket() []byte { return genBucket(a.gen) }
+func (a *boltArchive) bucket() []byte { return a.name }
 
 func (a *boltArchive) count() int   { return a.n }
 func (a *boltArchive) close() error { return a.db.Close() }
@@ -186,6 +188,11 @@ func decodeEntry(v []byte) (archiveEntry, error) {
 }
 
 func (a *boltArchive) get(k string) (archiveEntry, bool) {
+	if a.n == 0 {
+		// Every new submission asks, in its handler and in the FSM of
+		// every replica: with nothing archived, skip the read transaction.
+		return archiveEntry{}, false
+	}
 	var e archiveEntry
 	var found bool
 	err := a.db.View(func(tx *bbolt.Tx) error {
@@ -290,7 +297,7 @@ func (v *boltView) each(fn func(r *archiveRecord) error) error {
 }
 
 func (a *boltArchive) stage() (archiveStage, error) {
-	next := &boltArchive{db: a.db, gen: a.gen + 1}
+	next := &boltArchive{db: a.db, gen: a.gen + 1, name: genBucket(a.gen + 1)}
 	if err := a.db.Update(func(tx *bbolt.Tx) error {
 		if tx.Bucket(next.bucket()) != nil {
 			if err := tx.DeleteBucket(next.bucket()); err != nil { // an aborted stage's

@@ -13,9 +13,10 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// maxInFlight is how many log entries group commit keeps outstanding. While
-// one replicates, new proposals pile up and form the next batch, so batching
-// never waits on a timer: an idle node proposes at once, a busy one in bulk.
+// maxInFlight is how many log entries group commit keeps being committed
+// (an entry's application by the FSM does not count). While one replicates,
+// new proposals pile up and form the next batch, so batching never waits on
+// a timer: an idle node proposes at once, a busy one in bulk.
 //
 // One is the fastest on a shared disk: every entry costs each replica a bolt
 // commit (two fdatasyncs) whatever its size, and entries in parallel only
@@ -34,6 +35,8 @@ const (
 	proposalWaiting int32 = iota
 	proposalTaken
 	proposalAbandoned
+	// proposalAnswered: results or error handed over, done closed.
+	proposalAnswered
 )
 
 // proposal is one caller's commands, waiting for their results.
@@ -169,8 +172,10 @@ func (b *batcher) take() ([]*proposal, int) {
 func (b *batcher) propose(batch []*proposal, n int) {
 	cmds := make([]json.RawMessage, 0, n)
 	var local []*Command
+	ends := make([]int, 0, len(batch))
 	for _, p := range batch {
 		cmds = append(cmds, p.cmds...)
+		ends = append(ends, len(cmds))
 		if b.local != nil {
 			if p.local == nil {
 				p.local = make([]*Command, len(p.cmds)) // nil: decoded
@@ -178,9 +183,19 @@ func (b *batcher) propose(batch []*proposal, n int) {
 			local = append(local, p.local...)
 		}
 	}
-	entry := packEntry(encodeBatch(cmds))
+	bp := batchBufs.Get().(*[]byte)
+	*bp = appendBatch((*bp)[:0], cmds)
+	entry := packEntry(*bp)
+	batchBufs.Put(bp)
+	// The slot is freed once the entry is committed, when the FSM takes
+	// it, rather than once it is applied: the next entry then goes to
+	// disk and to the followers while this one is applied. On a node
+	// without local entries, or when the entry fails, when it is answered.
+	var once sync.Once
+	release := func() { once.Do(func() { <-b.slots }) }
 	if b.local != nil {
-		b.local.put(entry, &localEntry{cmds: local, raws: cmds})
+		b.local.put(entry, &localEntry{cmds: local, raws: cmds, committed: release, ends: ends,
+			applied: func(i int, results []Result) { batch[i].answer(results, nil) }})
 	}
 	f := b.raft.Apply(entry, enqueueTimeout)
 	b.entries.Add(1)
@@ -188,7 +203,7 @@ func (b *batcher) propose(batch []*proposal, n int) {
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		defer func() { <-b.slots }()
+		defer release()
 		b.deliver(batch, n, f)
 		if b.local != nil {
 			b.local.drop(entry) // the FSM took it, unless the entry failed
@@ -218,13 +233,22 @@ func (b *batcher) deliver(batch []*proposal, n int, f raft.ApplyFuture) {
 	}
 	for _, p := range batch {
 		if err != nil {
-			p.err = err
+			p.answer(nil, err)
 		} else {
-			p.results = results[:len(p.cmds):len(p.cmds)]
+			p.answer(results[:len(p.cmds):len(p.cmds)], nil)
 			results = results[len(p.cmds):]
 		}
-		close(p.done)
 	}
+}
+
+// answer hands p its results or its error, unless it has them already: the
+// leader's FSM answers each proposal of its own entries as it applies them.
+func (p *proposal) answer(results []Result, err error) {
+	if !p.state.CompareAndSwap(proposalTaken, proposalAnswered) {
+		return
+	}
+	p.results, p.err = results, err
+	close(p.done)
 }
 
 // failPending fails every waiting proposal and refuses new ones.
@@ -234,8 +258,7 @@ func (b *batcher) failPending() {
 	b.closed = true
 	for _, p := range b.pending {
 		if p.state.CompareAndSwap(proposalWaiting, proposalTaken) {
-			p.err = ErrClosed
-			close(p.done)
+			p.answer(nil, ErrClosed)
 		}
 	}
 	b.pending = nil

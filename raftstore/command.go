@@ -3,6 +3,7 @@ package raftstore
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -218,12 +219,15 @@ func encodeSubmit(c *Command) (json.RawMessage, error) {
 
 // encodeBatch builds a log entry from already encoded commands, without
 // re-encoding them.
-func encodeBatch(cmds []json.RawMessage) []byte {
+func encodeBatch(cmds []json.RawMessage) []byte { return appendBatch(nil, cmds) }
+
+// appendBatch appends the envelope of cmds to b.
+func appendBatch(b []byte, cmds []json.RawMessage) []byte {
 	n := 16
 	for _, c := range cmds {
 		n += len(c) + 1
 	}
-	b := make([]byte, 0, n)
+	b = slices.Grow(b, n)
 	b = append(b, `{"v":`...)
 	b = fmt.Appendf(b, "%d", batchVersion)
 	b = append(b, `,"cmds":[`...)

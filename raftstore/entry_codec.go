@@ -34,17 +34,40 @@ const (
 
 var errEntryTooLarge = errors.New("compressed log entry expands past the limit")
 
-// packEntry returns the log entry for a batch envelope's JSON.
+// packEntry returns the log entry for a batch envelope's JSON, in an
+// array of its own: the entry lives on in the log cache and in raft's
+// queues, while plain may be reused as soon as packEntry returns.
+//
+// S2 needs an output buffer of about the plain size, ten times the entry's:
+// the entry is copied out of a pooled one, or its array would keep that
+// much memory for as long as the log cache holds the entry (hundreds of
+// MiB at full speed, counted against the memory limit).
 func packEntry(plain []byte) []byte {
 	if len(plain) < compressMin {
-		return plain
+		out := make([]byte, len(plain))
+		copy(out, plain)
+		return out
 	}
-	out := make([]byte, 1+s2.MaxEncodedLen(len(plain)))
+	need := 1 + s2.MaxEncodedLen(len(plain))
+	bp := packBufs.Get().(*[]byte)
+	defer packBufs.Put(bp)
+	if cap(*bp) < need {
+		*bp = make([]byte, need)
+	}
+	// Encode writes into buf[1:], which is long enough.
+	enc := s2.Encode((*bp)[1:need], plain)
+	out := make([]byte, 1+len(enc))
 	out[0] = entryS2
-	// Encode writes into out[1:], which is long enough.
-	enc := s2.Encode(out[1:], plain)
-	return out[: 1+len(enc) : 1+len(enc)]
+	copy(out[1:], enc)
+	return out
 }
+
+// packBufs holds S2's output buffers for packEntry, and batchBufs the
+// batch envelopes the batcher encodes before packing them.
+var (
+	packBufs  = sync.Pool{New: func() any { return new([]byte) }}
+	batchBufs = sync.Pool{New: func() any { return new([]byte) }}
+)
 
 // entryBufs holds buffers for decompressed entries: the FSM decodes an
 // entry into fresh values and keeps nothing that points into it.

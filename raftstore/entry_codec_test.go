@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"unsafe"
 
 	"github.com/klauspost/compress/s2"
 )
@@ -46,6 +47,14 @@ func TestPackEntry(t *testing.T) {
 			}
 			if tc.wantCompressed && len(entry)*4 > len(plain) {
 				t.Fatalf("%d bytes compressed to %d: want at least 4x on repeated submissions", len(plain), len(entry))
+			}
+			// The log cache keeps the entry's whole array: it must be the
+			// entry's own, of its size, whatever becomes of plain.
+			if cap(entry) != len(entry) {
+				t.Fatalf("entry of %d bytes in an array of %d", len(entry), cap(entry))
+			}
+			if unsafe.SliceData(entry) == unsafe.SliceData(plain) {
+				t.Fatal("entry shares plain's array")
 			}
 			got, release, err := unpackEntry(entry)
 			if err != nil {

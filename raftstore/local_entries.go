@@ -19,11 +19,12 @@ import (
 // that lost and regained leadership, is a fresh slice that matches nothing
 // and is decoded as usual.
 //
-// Only submissions take this path. A submission is a spec, defaulted and
-// validated, and its canonical JSON is what followers decode: the spec and
-// the decoded canonical JSON encode alike (TestLocalSubmitsApplyAsDecoded
-// holds them to that). The other commands are small and decoded as
-// followers decode them.
+// Submissions and assignments take this path, the commands that come by
+// the million. A submission is a spec, defaulted and validated, and its
+// canonical JSON is what followers decode: the spec and the decoded
+// canonical JSON encode alike (TestLocalSubmitsApplyAsDecoded holds them to
+// that). An assignment is two strings and an int. The other commands are
+// rarer and decoded as followers decode them.
 type localEntries struct {
 	mu sync.Mutex
 	m  map[*byte]*localEntry
@@ -37,6 +38,15 @@ type localEntries struct {
 type localEntry struct {
 	cmds []*Command
 	raws []json.RawMessage
+	// committed, when set, is called once the FSM takes the entry: it is
+	// committed then, and only its application is left.
+	committed func()
+	// ends is where each proposal of the entry ends in its commands, and
+	// applied, when set, is called with each proposal's results as soon as
+	// the FSM applied them (state_apply.go), under the state's lock: it
+	// must not block.
+	ends    []int
+	applied func(p int, results []Result)
 }
 
 func newLocalEntries() *localEntries { return &localEntries{m: map[*byte]*localEntry{}} }
@@ -54,11 +64,14 @@ func (l *localEntries) take(data []byte) *localEntry {
 	}
 	k := unsafe.SliceData(data)
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	e := l.m[k]
 	if e != nil {
 		delete(l.m, k)
 		l.taken.Add(1)
+	}
+	l.mu.Unlock()
+	if e != nil && e.committed != nil {
+		e.committed()
 	}
 	return e
 }
@@ -79,9 +92,17 @@ func (e *localEntry) commands() (cmds []Command, errs []error) {
 	cmds = make([]Command, len(e.raws))
 	for i, raw := range e.raws {
 		if i < len(e.cmds) {
-			if c := e.cmds[i]; c != nil && c.Type == CmdSubmit && c.Version == CommandVersion && c.Submit != nil && c.Submit.canonical != nil {
+			c := e.cmds[i]
+			switch {
+			case c == nil || c.Version != CommandVersion:
+			case c.Type == CmdSubmit && c.Submit != nil && c.Submit.canonical != nil:
 				cmds[i] = *c
 				cmds[i].Submit = &SubmitCmd{Spec: c.Submit.Spec, Hash: c.Submit.Hash, borrowed: true}
+				continue
+			case c.Type == CmdAssign && c.Assign != nil:
+				// Strings and an int: nothing that decoding would change
+				// and nothing the proposer still changes (propose copied it).
+				cmds[i] = *c
 				continue
 			}
 		}

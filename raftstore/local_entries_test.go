@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -162,6 +163,25 @@ func TestReplicasHoldTheSameStateAfterLocalApply(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// Assignments take the local path too: place half the queue.
+	if _, err := leader.ApplyBatch(ctx, readyCluster("c1")); err != nil {
+		t.Fatal(err)
+	}
+	var assigns []Command
+	for i, e := range leader.State().Queued() {
+		if i%2 == 0 {
+			assigns = append(assigns, Command{Type: CmdAssign, Assign: &AssignCmd{Key: e.Key(), Cluster: "c1", Attempt: e.Attempt}})
+		}
+	}
+	rs, err := leader.ApplyBatch(ctx, assigns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if r.Err != nil {
+			t.Fatalf("assign: %v", r.Err)
+		}
+	}
 	c.waitConverged(10 * time.Second)
 	want := snapshotBytes(t, leader.State())
 	for id, n := range c.nodes {
@@ -173,7 +193,59 @@ func TestReplicasHoldTheSameStateAfterLocalApply(t *testing.T) {
 	if leader.batcher.local.taken.Load() == 0 {
 		t.Fatal("the leader decoded every entry: the local path was never taken")
 	}
-	if n := len(leader.State().Queued()); n != 200 {
-		t.Fatalf("%d executions queued, want 200", n)
+	if n := len(leader.State().Queued()); n != 100 {
+		t.Fatalf("%d executions queued, want 100", n)
+	}
+}
+
+// The leader's FSM answers each proposal of its own entry once that
+// proposal's commands are applied, before the rest of the entry.
+func TestLocalEntryAnswersEachProposalWhenApplied(t *testing.T) {
+	h := newHarness(t)
+	var raws []json.RawMessage
+	var cmds []*Command
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		c := Command{Version: CommandVersion, Type: CmdSubmit, At: h.now, Submit: NewSubmitCmd(spec(name))}
+		raw, err := encodeCommand(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws, cmds = append(raws, raw), append(cmds, &c)
+	}
+	type answer struct{ proposal, results, stored int }
+	var got []answer
+	local := &localEntry{cmds: cmds, raws: raws, ends: []int{2, 3, 5},
+		applied: func(p int, results []Result) {
+			// Called under the state's lock, from the FSM's goroutine.
+			got = append(got, answer{p, len(results), len(h.s.execs)})
+			for _, r := range results {
+				if r.Err != nil || !r.Created {
+					t.Errorf("proposal %d: %+v", p, r)
+				}
+			}
+		}}
+	h.idx++
+	res := h.s.applyEntry(h.idx, encodeBatch(raws), local)
+	want := []answer{{0, 2, 2}, {1, 1, 3}, {2, 2, 5}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("answers (proposal, results, executions stored) = %v, want %v", got, want)
+	}
+	if n := len(res.([]Result)); n != 5 {
+		t.Fatalf("entry results: %d, want 5", n)
+	}
+	checkInvariants(t, h.s)
+}
+
+// A proposal is answered once: the FSM's answer stands, the entry's later
+// one is ignored.
+func TestProposalAnsweredOnce(t *testing.T) {
+	p := &proposal{done: make(chan struct{})}
+	p.state.Store(proposalTaken)
+	first := []Result{{Created: true}}
+	p.answer(first, nil)
+	p.answer(nil, ErrClosed)
+	<-p.done
+	if p.err != nil || len(p.results) != 1 || !p.results[0].Created {
+		t.Fatalf("answer = %+v, %v; want the first", p.results, p.err)
 	}
 }

@@ -48,6 +48,10 @@ func (s *State) applyEntry(index uint64, data []byte, local *localEntry) any {
 		return entryErr
 	}
 	results := make([]Result, len(cmds))
+	var done *proposalEnds
+	if local != nil && local.applied != nil {
+		done = &proposalEnds{ends: local.ends, applied: local.applied}
+	}
 	for i := range cmds {
 		if i > 0 && i%applyYield == 0 {
 			s.mu.Unlock()
@@ -55,11 +59,37 @@ func (s *State) applyEntry(index uint64, data []byte, local *localEntry) any {
 		}
 		if decodeErrs != nil && decodeErrs[i] != nil {
 			results[i] = Result{Err: decodeErrs[i]}
-			continue
+		} else {
+			results[i] = s.apply(&cmds[i])
 		}
-		results[i] = s.apply(&cmds[i])
+		done.next(i+1, results)
 	}
 	return results
+}
+
+// proposalEnds answers the proposals of a local entry one by one, each as
+// soon as its last command is applied, rather than all once the whole
+// entry is: a command applied is committed, and an entry of thousands of
+// commands takes milliseconds to apply.
+type proposalEnds struct {
+	ends    []int // each proposal's end in the entry's commands
+	p       int   // the next proposal to answer
+	applied func(p int, results []Result)
+}
+
+// next answers every proposal that ends at or before n applied commands.
+func (d *proposalEnds) next(n int, results []Result) {
+	if d == nil {
+		return
+	}
+	for d.p < len(d.ends) && d.ends[d.p] <= n {
+		from := 0
+		if d.p > 0 {
+			from = d.ends[d.p-1]
+		}
+		d.applied(d.p, results[from:d.ends[d.p]:d.ends[d.p]])
+		d.p++
+	}
 }
 
 // apply applies one command. Callers hold mu for writing. A refused command
