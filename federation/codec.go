@@ -41,12 +41,17 @@ func writeJSONFast(w http.ResponseWriter, status int, v any) {
 
 // strictJSON decodes request bodies on hot paths as decodeBody does:
 // unknown fields are errors, as is anything after the JSON value.
-var strictJSON = jsoniter.Config{
-	EscapeHTML:             true,
-	SortMapKeys:            true,
-	ValidateJsonRawMessage: true,
-	DisallowUnknownFields:  true,
-}.Froze()
+// Workflows decode through a cache of their JSON (workflow_cache.go).
+var strictJSON = func() jsoniter.API {
+	api := jsoniter.Config{
+		EscapeHTML:             true,
+		SortMapKeys:            true,
+		ValidateJsonRawMessage: true,
+		DisallowUnknownFields:  true,
+	}.Froze()
+	api.RegisterExtension(&requestWorkflowExtension{})
+	return api
+}()
 
 // decodeBodyFast is decodeBody for hot paths (submit): it reads the body
 // whole and decodes it with strictJSON. Any refusal is decided again by

@@ -24,6 +24,11 @@ func Decide(s *Snapshot, queue []Pending, o Options) []Decision {
 		r.intake(e, &queue[i], i)
 		tiers[e.tier.Rank()] = append(tiers[e.tier.Rank()], e)
 	}
+	defer func() {
+		for _, g := range r.groups {
+			g.release()
+		}
+	}()
 	out := make([]Decision, 0, len(queue))
 	for _, entries := range tiers {
 		fq := newFairQueue(entries)

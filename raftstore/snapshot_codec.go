@@ -26,7 +26,15 @@ import (
 // round-trip tests hold it to that) in about half the time; decoding was
 // the largest CPU cost of both applying commands and restoring a million
 // executions. Everything is still encoded by encoding/json.
-var fastJSON = jsoniter.ConfigCompatibleWithStandardLibrary
+//
+// It is this package's own configuration (jsoniter's are shared by every
+// user of the module): workflows decode through the spec pool
+// (dag_json.go).
+var fastJSON = func() jsoniter.API {
+	api := jsoniter.Config{EscapeHTML: true, SortMapKeys: true, ValidateJsonRawMessage: true}.Froze()
+	api.RegisterExtension(&dagJSONExtension{})
+	return api
+}()
 
 // codecChunk is how many executions one worker encodes or decodes at a time.
 const codecChunk = 1024
