@@ -15,11 +15,11 @@ const (
 	// Group commit packs several into one log entry, and the leader's FSM
 	// answers each as soon as it is applied: smaller batches are answered
 	// sooner, not written more often.
-	assignBatch = 500
+	assignBatch = 100
 	// commitsInFlight bounds the scheduler's assignment batches being
 	// committed at once. Rounds are pipelined: the next round walks the
 	// queue and decides while the previous rounds' assignments commit.
-	commitsInFlight = 16
+	commitsInFlight = 80
 	// roundPlacements bounds the placements of one round, so that a round
 	// over a large backlog hands over its first assignments soon and the
 	// next round, which sees what was submitted meanwhile, starts early:
