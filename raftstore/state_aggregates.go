@@ -3,7 +3,6 @@ package raftstore
 import (
 	"maps"
 	"sync/atomic"
-	"unique"
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
 )
@@ -52,12 +51,14 @@ type PlacementLoad struct {
 
 // aggregates are the running sums and what keeps them exact.
 type aggregates struct {
-	// needs is the peak need (WorkflowSpec.PeakResources) of every
-	// execution that is not terminal, computed once at submit: the spec
-	// never changes. Handles are interned, so an entry costs its map slot
-	// (the key shares the execs map's string; the value is one pointer),
-	// and executions of one workflow share one value.
-	needs    map[string]unique.Handle[v1.Amounts]
+	// needs is the peak need (WorkflowSpec.PeakResources) of each DAG
+	// that executions not terminal hold, with how many do. A spec never
+	// changes, and executions of one workflow share one DAG (the spec
+	// pool's copy), so a need is computed once per workflow, and the table
+	// is as large as the number of workflows, not of executions: at a
+	// million executions a map entry per execution was tens of MiB of
+	// heap and a map write per submission.
+	needs    map[*v1.TaskNode]dagNeed
 	clusters map[string]ClusterLoad
 	projects map[string]ProjectLoad
 	// queued counts the Queued executions by tier and project.
@@ -68,7 +69,7 @@ type aggregates struct {
 
 func newAggregates() aggregates {
 	return aggregates{
-		needs:    map[string]unique.Handle[v1.Amounts]{},
+		needs:    map[*v1.TaskNode]dagNeed{},
 		clusters: map[string]ClusterLoad{},
 		projects: map[string]ProjectLoad{},
 		queued:   map[QueueKey]int{},
@@ -110,7 +111,7 @@ func (s *State) PlacementView(clusters []*v1.Cluster, load *PlacementLoad, walk 
 	}
 	s.queue.Ascend(queueItem{}, false, func(q queueItem) bool {
 		e := s.execs[q.key]
-		return fn(e, s.needLocked(q.key, e))
+		return fn(e, s.agg.needOf(e))
 	})
 	load.Clusters = copyInto(load.Clusters, s.agg.clusters)
 	load.Projects = copyInto(load.Projects, s.agg.projects)
@@ -137,11 +138,49 @@ func (s *State) LastSeq() uint64 {
 // visits under one hold of the read lock.
 const assignedChunk = 4096
 
-func (s *State) needLocked(k string, e *v1.Execution) v1.Amounts {
-	if h, ok := s.agg.needs[k]; ok {
-		return h.Value()
+// dagNeed is a DAG's peak need and how many executions not terminal hold
+// the DAG.
+type dagNeed struct {
+	need v1.Amounts
+	refs int
+}
+
+// dagKey names e's DAG by its first node: executions share the spec
+// pool's copy (nil for an empty DAG, which needs nothing).
+func dagKey(e *v1.Execution) *v1.TaskNode {
+	if len(e.Workflow.Nodes) == 0 {
+		return nil
 	}
-	return e.Workflow.PeakResources() // terminal: not kept
+	return &e.Workflow.Nodes[0]
+}
+
+// needOf returns e's peak need, from the table when e's DAG is in it.
+func (a *aggregates) needOf(e *v1.Execution) v1.Amounts {
+	if d, ok := a.needs[dagKey(e)]; ok {
+		return d.need
+	}
+	return e.Workflow.PeakResources()
+}
+
+// holdNeed counts e, not terminal, as a holder of its DAG's need.
+func (a *aggregates) holdNeed(e *v1.Execution, need v1.Amounts) {
+	k := dagKey(e)
+	d := a.needs[k]
+	a.needs[k] = dagNeed{need: need, refs: d.refs + 1}
+}
+
+// releaseNeed counts e out of its DAG's holders.
+func (a *aggregates) releaseNeed(e *v1.Execution) {
+	k := dagKey(e)
+	d, ok := a.needs[k]
+	switch {
+	case !ok:
+	case d.refs <= 1:
+		delete(a.needs, k)
+	default:
+		d.refs--
+		a.needs[k] = d
+	}
 }
 
 // share is where an execution counts in the sums: in the queue depths
@@ -167,24 +206,19 @@ func shareOf(e *v1.Execution) share {
 	return share{cluster: c, project: e.Project, phase: e.Phase}
 }
 
-// aggregate moves execution k in the sums from old's share (nil: a new
+// aggregate moves an execution in the sums from old's share (nil: a new
 // execution) to e's. Callers hold mu.
-func (s *State) aggregate(k string, old, e *v1.Execution) {
+func (s *State) aggregate(old, e *v1.Execution) {
 	a := &s.agg
 	if old == nil && e.Seq > a.lastSeq.Load() {
 		a.lastSeq.Store(e.Seq)
 	}
-	var need v1.Amounts
-	if h, ok := a.needs[k]; ok && old != nil {
-		need = h.Value()
-	} else {
-		need = e.Workflow.PeakResources()
-		if !e.Phase.Terminal() {
-			a.needs[k] = unique.Make(need)
-		}
-	}
-	if e.Phase.Terminal() {
-		delete(a.needs, k)
+	need := a.needOf(e)
+	switch {
+	case old == nil && !e.Phase.Terminal():
+		a.holdNeed(e, need)
+	case old != nil && !old.Phase.Terminal() && e.Phase.Terminal():
+		a.releaseNeed(old)
 	}
 	from, to := shareOf(old), shareOf(e)
 	if from == to {
@@ -258,9 +292,9 @@ func (s *State) rebuildAggregates() {
 	s.agg = newAggregates()
 	s.agg.lastSeq = seq
 	seq.Store(s.seq)
-	for k, e := range s.execs {
+	for _, e := range s.execs {
 		if !e.Phase.Terminal() {
-			s.aggregate(k, nil, e)
+			s.aggregate(nil, e)
 		}
 	}
 }

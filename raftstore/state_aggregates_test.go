@@ -43,12 +43,30 @@ func bruteAggregates(s *State) (PlacementLoad, map[string]v1.Amounts) {
 	return load, needs
 }
 
-func keptNeeds(s *State) map[string]v1.Amounts {
+// keptNeeds returns the need the table keeps for each execution that is
+// not terminal, after checking the table's counts of holders against the
+// executions.
+func keptNeeds(t *testing.T, s *State) map[string]v1.Amounts {
+	t.Helper()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := map[string]v1.Amounts{}
-	for k, h := range s.agg.needs {
-		out[k] = h.Value()
+	holders := map[*v1.TaskNode]int{}
+	for k, e := range s.execs {
+		if e.Phase.Terminal() {
+			continue
+		}
+		d, ok := s.agg.needs[dagKey(e)]
+		if !ok {
+			t.Fatalf("no need kept for %s", k)
+		}
+		out[k] = d.need
+		holders[dagKey(e)]++
+	}
+	for dag, d := range s.agg.needs {
+		if d.refs != holders[dag] {
+			t.Fatalf("need of DAG %p: %d holders counted, %d hold it", dag, d.refs, holders[dag])
+		}
 	}
 	return out
 }
@@ -80,7 +98,7 @@ func checkAggregates(t *testing.T, s *State) {
 	if got := s.LiveCounts(); !reflect.DeepEqual(got, wantLive) {
 		t.Fatalf("LiveCounts:\n got %v\nwant %v", got, wantLive)
 	}
-	if got := keptNeeds(s); !reflect.DeepEqual(got, wantNeeds) {
+	if got := keptNeeds(t, s); !reflect.DeepEqual(got, wantNeeds) {
 		t.Fatalf("kept needs: got %d entries, want %d (one per execution that is not terminal)\n got %v\nwant %v", len(got), len(wantNeeds), got, wantNeeds)
 	}
 }
@@ -219,7 +237,7 @@ func TestAggregatesRebuiltOnRestore(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			src := newHarness(t)
 			randomHistory(t, src, seed, 200, false)
-			wantLoad, wantNeeds := src.s.PlacementLoad(), keptNeeds(src.s)
+			wantLoad, wantNeeds := src.s.PlacementLoad(), keptNeeds(t, src.s)
 			data := snapshotBytes(t, src.s)
 
 			other := newHarness(t)
@@ -232,7 +250,7 @@ func TestAggregatesRebuiltOnRestore(t *testing.T) {
 				if got := into.PlacementLoad(); !reflect.DeepEqual(got, wantLoad) {
 					t.Fatalf("into %s state: PlacementLoad after restore\n got %+v\nwant %+v", name, got, wantLoad)
 				}
-				if got := keptNeeds(into); !reflect.DeepEqual(got, wantNeeds) {
+				if got := keptNeeds(t, into); !reflect.DeepEqual(got, wantNeeds) {
 					t.Fatalf("into %s state: needs after restore differ: %d entries, want %d", name, len(got), len(wantNeeds))
 				}
 				checkAggregates(t, into)
@@ -298,12 +316,32 @@ func TestPlacementLoadShares(t *testing.T) {
 	if l = h.s.PlacementLoad(); len(l.Clusters) != 0 || len(l.Projects) != 0 {
 		t.Fatalf("succeeded: %+v, want nothing held", l)
 	}
-	if n := len(keptNeeds(h.s)); n != 1 {
+	if n := len(keptNeeds(t, h.s)); n != 1 {
 		t.Fatalf("%d needs kept after x finished, want 1: y's", n)
 	}
 	// A load filled before is refilled, not added to: x's entries go.
 	h.s.PlacementView(clusters, &view, func([]*v1.Cluster, int) bool { return true }, func(*v1.Execution, v1.Amounts) bool { return true })
 	if want := h.s.PlacementLoad(); !reflect.DeepEqual(view, want) || len(view.Clusters) != 0 {
 		t.Fatalf("PlacementView into a used load: %+v, want %+v", view, want)
+	}
+}
+
+// Executions of one workflow keep one need between them, counted once per
+// execution that is not terminal, and none once all are done.
+func TestOneNeedPerWorkflow(t *testing.T) {
+	h := newHarness(t)
+	h.applyAll(readyCluster("c1")...)
+	for i := range 100 {
+		h.must(submit(spec(fmt.Sprintf("e%d", i))))
+	}
+	if n := len(h.s.agg.needs); n != 1 {
+		t.Fatalf("%d needs kept for 100 executions of one workflow, want 1", n)
+	}
+	for i := range 100 {
+		h.must(cancel(fmt.Sprintf("e%d", i)))
+	}
+	checkAggregates(t, h.s)
+	if n := len(h.s.agg.needs); n != 0 {
+		t.Fatalf("%d needs kept after every execution ended, want 0", n)
 	}
 }

@@ -26,7 +26,7 @@ func (s *State) putExecution(old, e *v1.Execution, at time.Time) {
 	k := e.Key().String()
 	s.execs[k] = e
 	s.indexExecution(k, old, e)
-	s.aggregate(k, old, e)
+	s.aggregate(old, e)
 	s.dirty = true
 	if ev, ok := startEventOf(old, e); ok {
 		s.starts.add(ev)
