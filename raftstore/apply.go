@@ -101,10 +101,12 @@ func (n *Node) propose(ctx context.Context, cmds []Command, ahead bool) ([]Resul
 		raws[i] = raw
 		switch {
 		case c.Type == CmdSubmit && c.Submit != nil && c.Submit.canonical != nil:
+			c.local = true
 			local[i] = &c
 		case c.Type == CmdAssign && c.Assign != nil:
 			a := *c.Assign // the caller's may change once this returns
 			c.Assign = &a
+			c.local = true
 			local[i] = &c
 		}
 	}

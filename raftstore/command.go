@@ -58,6 +58,12 @@ type Command struct {
 	// every replica computes the same state. Node.Apply fills it when zero.
 	At time.Time `json:"at"`
 
+	// local marks the proposer's own copy of a submission or assignment,
+	// which the leader's FSM applies as built (local_entries.go): a
+	// submission's spec is then still the proposer's, and the state keeps
+	// none of its parts.
+	local bool
+
 	// Submit carries a defaulted and validated spec (CmdSubmit).
 	Submit *SubmitCmd `json:"submit,omitempty"`
 	// Key names the execution to cancel (CmdCancel).
@@ -110,9 +116,6 @@ type SubmitCmd struct {
 	// NewSubmitCmd built the command: the log entry embeds these bytes
 	// instead of encoding the spec a second time.
 	canonical []byte
-	// borrowed is set on a leader applying its own proposal: Spec's parts
-	// belong to the proposer, and the state must not keep them.
-	borrowed bool
 }
 
 // NewSubmitCmd builds the submit command of a defaulted and validated spec.

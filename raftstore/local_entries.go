@@ -84,29 +84,26 @@ func (l *localEntries) drop(data []byte) {
 }
 
 // commands returns the entry's commands as the FSM applies them: each
-// submission as proposed, marked borrowed (the proposer still holds its
-// spec, so the state keeps only the pool's or its own copies of its
+// submission and assignment as proposed (a submission's spec is still the
+// proposer's, so the state keeps only the pool's or its own copies of its
 // parts), the others decoded from their encodings. A command that does not
 // decode fails alone, with its error in errs.
-func (e *localEntry) commands() (cmds []Command, errs []error) {
-	cmds = make([]Command, len(e.raws))
+func (e *localEntry) commands() (cmds []*Command, errs []error) {
+	cmds = make([]*Command, len(e.raws))
+	var decoded []Command
 	for i, raw := range e.raws {
 		if i < len(e.cmds) {
-			c := e.cmds[i]
-			switch {
-			case c == nil || c.Version != CommandVersion:
-			case c.Type == CmdSubmit && c.Submit != nil && c.Submit.canonical != nil:
-				cmds[i] = *c
-				cmds[i].Submit = &SubmitCmd{Spec: c.Submit.Spec, Hash: c.Submit.Hash, borrowed: true}
-				continue
-			case c.Type == CmdAssign && c.Assign != nil:
-				// Strings and an int: nothing that decoding would change
-				// and nothing the proposer still changes (propose copied it).
-				cmds[i] = *c
+			if c := e.cmds[i]; c != nil && c.local && c.Version == CommandVersion &&
+				(c.Type == CmdSubmit && c.Submit != nil && c.Submit.canonical != nil || c.Type == CmdAssign && c.Assign != nil) {
+				cmds[i] = c
 				continue
 			}
 		}
-		if err := fastJSON.Unmarshal(raw, &cmds[i]); err != nil {
+		if decoded == nil {
+			decoded = make([]Command, len(e.raws))
+		}
+		cmds[i] = &decoded[i]
+		if err := fastJSON.Unmarshal(raw, cmds[i]); err != nil {
 			if errs == nil {
 				errs = make([]error, len(e.raws))
 			}

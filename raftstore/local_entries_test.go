@@ -49,7 +49,7 @@ func TestLocalSubmitsApplyAsDecoded(t *testing.T) {
 		if err := s.Validate(v1.DefaultLimits); err != nil {
 			t.Fatalf("body %d: %v", i, err)
 		}
-		c := Command{Version: CommandVersion, Type: CmdSubmit, At: at.Add(time.Duration(i)), Submit: NewSubmitCmd(s)}
+		c := Command{Version: CommandVersion, Type: CmdSubmit, At: at.Add(time.Duration(i)), Submit: NewSubmitCmd(s), local: true}
 		raw, err := encodeCommand(&c)
 		if err != nil {
 			t.Fatal(err)
@@ -205,7 +205,7 @@ func TestLocalEntryAnswersEachProposalWhenApplied(t *testing.T) {
 	var raws []json.RawMessage
 	var cmds []*Command
 	for _, name := range []string{"a", "b", "c", "d", "e"} {
-		c := Command{Version: CommandVersion, Type: CmdSubmit, At: h.now, Submit: NewSubmitCmd(spec(name))}
+		c := Command{Version: CommandVersion, Type: CmdSubmit, At: h.now, Submit: NewSubmitCmd(spec(name)), local: true}
 		raw, err := encodeCommand(&c)
 		if err != nil {
 			t.Fatal(err)
@@ -247,5 +247,38 @@ func TestProposalAnsweredOnce(t *testing.T) {
 	<-p.done
 	if p.err != nil || len(p.results) != 1 || !p.results[0].Created {
 		t.Fatalf("answer = %+v, %v; want the first", p.results, p.err)
+	}
+}
+
+// An entry's own submissions and assignments are applied as the proposer
+// built them; any other command, or one not marked local, is decoded.
+func TestLocalEntryCommandsTakeTheProposersOwn(t *testing.T) {
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	build := []Command{
+		{Version: CommandVersion, Type: CmdSubmit, At: at, Submit: NewSubmitCmd(spec("a")), local: true},
+		{Version: CommandVersion, Type: CmdAssign, At: at, Assign: &AssignCmd{Key: key("a"), Cluster: "c1", Attempt: 1}, local: true},
+		{Version: CommandVersion, Type: CmdSubmit, At: at, Submit: NewSubmitCmd(spec("b"))},
+		{Version: CommandVersion, Type: CmdCancel, At: at, Key: new(key("a")), local: true},
+	}
+	var cmds []*Command
+	var raws []json.RawMessage
+	for i := range build {
+		raw, err := encodeCommand(&build[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds, raws = append(cmds, &build[i]), append(raws, raw)
+	}
+	got, errs := (&localEntry{cmds: cmds, raws: raws}).commands()
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	for i, want := range []bool{true, true, false, false} {
+		if own := got[i] == cmds[i]; own != want {
+			t.Errorf("command %d (%s): applied as built %v, want %v", i, build[i].Type, own, want)
+		}
+		if got[i].Type != build[i].Type {
+			t.Errorf("command %d: type %s, want %s", i, got[i].Type, build[i].Type)
+		}
 	}
 }

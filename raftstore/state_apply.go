@@ -28,13 +28,18 @@ func (s *State) applyLog(index uint64, data []byte) any {
 // local holds the commands it proposed (local_entries.go): they are not
 // decoded again.
 func (s *State) applyEntry(index uint64, data []byte, local *localEntry) any {
-	var cmds []Command
+	var cmds []*Command
 	var decodeErrs []error
 	var entryErr error
 	if local != nil {
 		cmds, decodeErrs = local.commands()
 	} else {
-		cmds, decodeErrs, entryErr = decodeLogEntry(index, data)
+		var decoded []Command
+		decoded, decodeErrs, entryErr = decodeLogEntry(index, data)
+		cmds = make([]*Command, len(decoded))
+		for i := range decoded {
+			cmds[i] = &decoded[i]
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -60,7 +65,7 @@ func (s *State) applyEntry(index uint64, data []byte, local *localEntry) any {
 		if decodeErrs != nil && decodeErrs[i] != nil {
 			results[i] = Result{Err: decodeErrs[i]}
 		} else {
-			results[i] = s.apply(&cmds[i])
+			results[i] = s.apply(cmds[i])
 		}
 		done.next(i+1, results)
 	}

@@ -60,7 +60,7 @@ func (s *State) applySubmit(c *Command) Result {
 		}
 		return Result{Execution: e}
 	}
-	sharePool(&spec, c.Submit.borrowed)
+	sharePool(&spec, c.local)
 	spec.Inputs = s.inputs.acquire(spec.Inputs)
 	s.seq++
 	e := &v1.Execution{

@@ -28,7 +28,7 @@ func TestEqualInputsShareOneMap(t *testing.T) {
 	)
 	// A leader's own proposal: borrowed, equal to a and b.
 	mine := map[string]string{"date": "2025-01-01", "shard": "1"}
-	c := Command{Version: CommandVersion, Type: CmdSubmit, At: h.now, Submit: NewSubmitCmd(withInputs("d", mine))}
+	c := Command{Version: CommandVersion, Type: CmdSubmit, At: h.now, Submit: NewSubmitCmd(withInputs("d", mine)), local: true}
 	raw, err := encodeCommand(&c)
 	if err != nil {
 		t.Fatal(err)
