@@ -94,16 +94,21 @@ func (n *Node) propose(ctx context.Context, cmds []Command, ahead bool) ([]Resul
 		// leader applies from local (an offset would decode to another
 		// location).
 		c.At = c.At.UTC()
+		if c.Type == CmdSubmit && c.Submit != nil && c.Submit.canonical != nil {
+			// Rendered by the batcher straight into the entry.
+			if err := checkSubmitTime(&c); err != nil {
+				return nil, err
+			}
+			c.local = true
+			local[i] = &c
+			continue
+		}
 		raw, err := encodeCommand(&c)
 		if err != nil {
 			return nil, err
 		}
 		raws[i] = raw
-		switch {
-		case c.Type == CmdSubmit && c.Submit != nil && c.Submit.canonical != nil:
-			c.local = true
-			local[i] = &c
-		case c.Type == CmdAssign && c.Assign != nil:
+		if c.Type == CmdAssign && c.Assign != nil {
 			a := *c.Assign // the caller's may change once this returns
 			c.Assign = &a
 			c.local = true

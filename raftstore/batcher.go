@@ -41,10 +41,13 @@ const (
 
 // proposal is one caller's commands, waiting for their results.
 type proposal struct {
+	// cmds are the commands' encodings; a submission built by
+	// NewSubmitCmd has none (nil) and is rendered into the entry from
+	// local.
 	cmds []json.RawMessage
-	// local holds, at the index of each submission in cmds, the command as
-	// the proposer built it, for this node's own FSM (local_entries.go);
-	// nil when there are none.
+	// local holds, at the index of each submission and assignment in cmds,
+	// the command as the proposer built it, for this node's own FSM
+	// (local_entries.go); nil when there are none.
 	local []*Command
 	// ahead proposals go before the others still waiting (ApplyBatchAhead).
 	ahead   bool
@@ -176,15 +179,15 @@ func (b *batcher) propose(batch []*proposal, n int) {
 	for _, p := range batch {
 		cmds = append(cmds, p.cmds...)
 		ends = append(ends, len(cmds))
-		if b.local != nil {
-			if p.local == nil {
-				p.local = make([]*Command, len(p.cmds)) // nil: decoded
-			}
-			local = append(local, p.local...)
+		// A submission without an encoding is rendered from its command
+		// (appendEntryBatch), so the commands are collected either way.
+		if p.local == nil {
+			p.local = make([]*Command, len(p.cmds)) // nil: decoded
 		}
+		local = append(local, p.local...)
 	}
 	bp := batchBufs.Get().(*[]byte)
-	*bp = appendBatch((*bp)[:0], cmds)
+	*bp = appendEntryBatch((*bp)[:0], cmds, local)
 	entry := packEntry(*bp)
 	batchBufs.Put(bp)
 	// The slot is freed once the entry is committed, when the FSM takes

@@ -201,23 +201,40 @@ func encodeCommand(c *Command) (json.RawMessage, error) {
 // spec again. A submit reads no payload but Submit, so only the envelope
 // fields and Submit are written.
 func encodeSubmit(c *Command) (json.RawMessage, error) {
-	at, err := c.At.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("encode submit command: %w", err)
+	if err := checkSubmitTime(c); err != nil {
+		return nil, err
 	}
+	return appendSubmit(make([]byte, 0, submitSize(c)), c), nil
+}
+
+// checkSubmitTime refuses the times that encoding/json cannot render (a
+// year outside 0..9999; times are proposed in UTC), so that appendSubmit
+// cannot fail.
+func checkSubmitTime(c *Command) error {
+	if y := c.At.Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("encode submit command: time %v: year outside [0,9999]", c.At)
+	}
+	return nil
+}
+
+// submitSize bounds the length of c's encoding.
+func submitSize(c *Command) int { return len(c.Submit.canonical) + len(c.Submit.Hash) + 112 }
+
+// appendSubmit appends encodeSubmit's rendering of c, whose time
+// checkSubmitTime accepted, to b.
+func appendSubmit(b []byte, c *Command) []byte {
 	sub := c.Submit
-	b := make([]byte, 0, len(sub.canonical)+len(sub.Hash)+len(at)+64)
 	b = append(b, `{"v":`...)
 	b = strconv.AppendInt(b, int64(c.Version), 10)
-	b = append(b, `,"t":"submit","at":`...)
-	b = append(b, at...)
-	b = append(b, `,"submit":{"spec":`...)
+	b = append(b, `,"t":"submit","at":"`...)
+	b = c.At.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","submit":{"spec":`...)
 	b = append(b, sub.canonical...)
 	if sub.Hash != "" {
 		b = append(b, `,"hash":`...)
 		b = strconv.AppendQuote(b, sub.Hash) // hex: nothing to escape
 	}
-	return append(b, "}}"...), nil
+	return append(b, "}}"...)
 }
 
 // encodeBatch builds a log entry from already encoded commands, without
@@ -225,18 +242,31 @@ func encodeSubmit(c *Command) (json.RawMessage, error) {
 func encodeBatch(cmds []json.RawMessage) []byte { return appendBatch(nil, cmds) }
 
 // appendBatch appends the envelope of cmds to b.
-func appendBatch(b []byte, cmds []json.RawMessage) []byte {
+func appendBatch(b []byte, cmds []json.RawMessage) []byte { return appendEntryBatch(b, cmds, nil) }
+
+// appendEntryBatch is appendBatch where a command may have no encoding
+// yet: a submission the leader proposed (local_entries.go), rendered here
+// straight into the entry (local[i] is it when cmds[i] is nil), so that
+// its encoding is never a garbage copy of its own.
+func appendEntryBatch(b []byte, cmds []json.RawMessage, local []*Command) []byte {
 	n := 16
-	for _, c := range cmds {
+	for i, c := range cmds {
+		if c == nil {
+			n += submitSize(local[i])
+		}
 		n += len(c) + 1
 	}
 	b = slices.Grow(b, n)
 	b = append(b, `{"v":`...)
-	b = fmt.Appendf(b, "%d", batchVersion)
+	b = strconv.AppendInt(b, batchVersion, 10)
 	b = append(b, `,"cmds":[`...)
 	for i, c := range cmds {
 		if i > 0 {
 			b = append(b, ',')
+		}
+		if c == nil {
+			b = appendSubmit(b, local[i])
+			continue
 		}
 		b = append(b, c...)
 	}

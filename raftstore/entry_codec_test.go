@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/klauspost/compress/s2"
@@ -108,5 +109,38 @@ func TestApplyRefusesBadCompressedEntry(t *testing.T) {
 				t.Fatalf("applied %d, executions %d: want 1 and none", s.AppliedIndex(), len(s.execs))
 			}
 		})
+	}
+}
+
+// A submission rendered straight into the entry reads as its own encoding
+// would; a time encoding/json cannot render is refused before proposing.
+func TestSubmissionsRenderedIntoTheEntry(t *testing.T) {
+	at := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
+	sub := &Command{Version: CommandVersion, Type: CmdSubmit, At: at, Submit: NewSubmitCmd(spec("a"))}
+	other := Command{Version: CommandVersion, Type: CmdCancel, At: at, Key: new(key("b"))}
+	rawSub, err := encodeSubmit(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Command
+	if err := json.Unmarshal(rawSub, &back); err != nil || !back.At.Equal(at) || back.Submit.Hash != sub.Submit.Hash || back.Submit.Spec.Name != "a" {
+		t.Fatalf("encodeSubmit %s decodes to %+v (%v)", rawSub, back, err)
+	}
+	rawOther, err := encodeCommand(&other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := appendEntryBatch(nil, []json.RawMessage{nil, rawOther, nil}, []*Command{sub, nil, sub})
+	want := encodeBatch([]json.RawMessage{rawSub, rawOther, rawSub})
+	if !bytes.Equal(got, want) {
+		t.Fatalf("rendered entry:\n%s\nwant:\n%s", got, want)
+	}
+	late := *sub
+	late.At = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := checkSubmitTime(&late); err == nil {
+		t.Fatal("a year past 9999 was accepted")
+	}
+	if _, err := json.Marshal(late.At); err == nil {
+		t.Fatal("encoding/json renders year 10000: the check is stricter than needed")
 	}
 }
