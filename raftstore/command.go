@@ -239,15 +239,12 @@ func appendSubmit(b []byte, c *Command) []byte {
 
 // encodeBatch builds a log entry from already encoded commands, without
 // re-encoding them.
-func encodeBatch(cmds []json.RawMessage) []byte { return appendBatch(nil, cmds) }
+func encodeBatch(cmds []json.RawMessage) []byte { return appendEntryBatch(nil, cmds, nil) }
 
-// appendBatch appends the envelope of cmds to b.
-func appendBatch(b []byte, cmds []json.RawMessage) []byte { return appendEntryBatch(b, cmds, nil) }
-
-// appendEntryBatch is appendBatch where a command may have no encoding
-// yet: a submission the leader proposed (local_entries.go), rendered here
-// straight into the entry (local[i] is it when cmds[i] is nil), so that
-// its encoding is never a garbage copy of its own.
+// appendEntryBatch appends the envelope of cmds to b. A command may have
+// no encoding yet: a submission the leader proposed (local_entries.go),
+// rendered here straight into the entry (local[i] is it when cmds[i] is
+// nil), so that its encoding is never a garbage copy of its own.
 func appendEntryBatch(b []byte, cmds []json.RawMessage, local []*Command) []byte {
 	n := 16
 	for i, c := range cmds {

@@ -74,14 +74,7 @@ func (c *jsonDAGs) put(h uint64, raw []byte, nodes []v1.TaskNode) {
 	// As many added as held: drop the dead, so the cache stays within a
 	// small factor of the live DAGs.
 	c.added = 0
-	for h, ds := range c.m {
-		ds = slices.DeleteFunc(ds, func(d jsonDAG) bool { return d.first.Value() == nil })
-		if len(ds) == 0 {
-			delete(c.m, h)
-		} else {
-			c.m[h] = ds
-		}
-	}
+	dropDead(c.m, func(d jsonDAG) bool { return d.first.Value() == nil })
 }
 
 // plainWorkflow is a WorkflowSpec decoded field by field, without the

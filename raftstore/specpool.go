@@ -182,20 +182,18 @@ func (p *specPool) sweepLocked() {
 		return
 	}
 	p.added = 0
-	for h, ds := range p.dags {
-		ds = slices.DeleteFunc(ds, func(d sharedDAG) bool { return d.first.Value() == nil })
-		if len(ds) == 0 {
-			delete(p.dags, h)
+	dropDead(p.dags, func(d sharedDAG) bool { return d.first.Value() == nil })
+	dropDead(p.selectors, func(w weak.Pointer[v1.LabelSelector]) bool { return w.Value() == nil })
+}
+
+// dropDead removes the dead entries of a weak hash table: those for which
+// dead holds, and the buckets left empty.
+func dropDead[V any](m map[uint64][]V, dead func(V) bool) {
+	for h, vs := range m {
+		if vs = slices.DeleteFunc(vs, dead); len(vs) == 0 {
+			delete(m, h)
 		} else {
-			p.dags[h] = ds
-		}
-	}
-	for h, ws := range p.selectors {
-		ws = slices.DeleteFunc(ws, func(w weak.Pointer[v1.LabelSelector]) bool { return w.Value() == nil })
-		if len(ws) == 0 {
-			delete(p.selectors, h)
-		} else {
-			p.selectors[h] = ws
+			m[h] = vs
 		}
 	}
 }
