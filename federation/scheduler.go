@@ -186,14 +186,20 @@ func (sc *scheduler) round(ctx context.Context) (read time.Duration) {
 	decisions := placement.Decide(snap, pending, opts)
 	sc.s.metrics.placementRound.Observe(time.Since(start).Seconds())
 
-	cmds := make([]raftstore.Command, 0, min(len(decisions), roundPlacements))
+	// The commands are the node's once proposed (ApplyBatchAhead), so each
+	// round makes its own, payloads in one array (a pointer into an array
+	// outgrown stays valid: the old array lives on).
+	placed := min(len(decisions), roundPlacements)
+	cmds := make([]raftstore.Command, 0, placed)
+	assigns := make([]raftstore.AssignCmd, 0, placed)
 	sc.mu.Lock()
 	for _, d := range decisions {
 		if d.Cluster == "" {
 			continue
 		}
 		sc.inflight[d.Key] = inflightAssign{cluster: d.Cluster, attempt: d.Attempt}
-		cmds = append(cmds, raftstore.Command{Type: raftstore.CmdAssign, Assign: &raftstore.AssignCmd{Key: d.Key, Cluster: d.Cluster, Attempt: d.Attempt}})
+		assigns = append(assigns, raftstore.AssignCmd{Key: d.Key, Cluster: d.Cluster, Attempt: d.Attempt})
+		cmds = append(cmds, raftstore.Command{Type: raftstore.CmdAssign, Assign: &assigns[len(assigns)-1]})
 	}
 	sc.mu.Unlock()
 	sc.s.metrics.decisions.WithLabelValues("placed").Add(float64(len(cmds)))

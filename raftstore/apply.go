@@ -26,7 +26,7 @@ func (n *Node) Apply(ctx context.Context, cmd Command) (Result, error) {
 // them (encode a response, say) but must not modify them or anything they
 // point at. It saves a deep copy on hot paths such as submit.
 func (n *Node) ApplyShared(ctx context.Context, cmd Command) (Result, error) {
-	res, err := n.applyBatch(ctx, []Command{cmd})
+	res, err := n.propose(ctx, []Command{cmd}, proposeOwned)
 	if err != nil {
 		return Result{}, err
 	}
@@ -48,10 +48,13 @@ func (n *Node) ApplyBatch(ctx context.Context, cmds []Command) ([]Result, error)
 	return out, nil
 }
 
-// ApplyBatchShared is ApplyBatch without the copy: the results point at
-// the stored versions, under the rules of ApplyShared.
+// ApplyBatchShared is ApplyBatch without the copies: the results point at
+// the stored versions, under the rules of ApplyShared, and the commands are
+// the node's from the call on, even after it returns (a proposal abandoned
+// to ctx may still be applied): the caller may read them but must not
+// change them or what they point at.
 func (n *Node) ApplyBatchShared(ctx context.Context, cmds []Command) ([]Result, error) {
-	return n.applyBatch(ctx, cmds)
+	return n.propose(ctx, cmds, proposeOwned)
 }
 
 // ApplyBatchAhead is ApplyBatchShared for a proposer whose commands must not
@@ -60,16 +63,29 @@ func (n *Node) ApplyBatchShared(ctx context.Context, cmds []Command) ([]Result, 
 // proposals still waiting for group commit (after other ahead batches).
 // Entries already handed to Raft are not overtaken.
 func (n *Node) ApplyBatchAhead(ctx context.Context, cmds []Command) ([]Result, error) {
-	return n.propose(ctx, cmds, true)
+	return n.propose(ctx, cmds, proposeAhead|proposeOwned)
 }
 
 // applyBatch is ApplyBatch with the FSM's results as they are: pointing at
 // stored versions.
 func (n *Node) applyBatch(ctx context.Context, cmds []Command) ([]Result, error) {
-	return n.propose(ctx, cmds, false)
+	return n.propose(ctx, cmds, 0)
 }
 
-func (n *Node) propose(ctx context.Context, cmds []Command, ahead bool) ([]Result, error) {
+// proposeFlags say how propose treats a batch.
+type proposeFlags uint8
+
+const (
+	// proposeAhead puts the batch before the proposals still waiting.
+	proposeAhead proposeFlags = 1 << iota
+	// proposeOwned: the commands are the node's (ApplyBatchShared), which
+	// completes them in place and applies them as they are on this node,
+	// instead of copying each (a command is some 200 bytes, and the
+	// scheduler proposes every assignment).
+	proposeOwned
+)
+
+func (n *Node) propose(ctx context.Context, cmds []Command, flags proposeFlags) ([]Result, error) {
 	if len(cmds) == 0 {
 		return nil, nil
 	}
@@ -80,10 +96,19 @@ func (n *Node) propose(ctx context.Context, cmds []Command, ahead bool) ([]Resul
 	raws := make([]json.RawMessage, len(cmds))
 	// The submissions and assignments as proposed, for this node's FSM
 	// should it still lead when the entry applies (local_entries.go); nil
-	// for the others.
+	// for the others. Unless they are owned, copies, in one array per
+	// proposal: the caller's may change once this returns.
 	local := make([]*Command, len(cmds))
+	copies, owned := cmds, flags&proposeOwned != 0
+	if !owned {
+		copies = make([]Command, len(cmds))
+	}
+	var assigns []AssignCmd
 	for i := range cmds {
-		c := cmds[i]
+		c := &copies[i]
+		if !owned {
+			*c = cmds[i]
+		}
 		if c.Version == 0 {
 			c.Version = CommandVersion
 		}
@@ -94,28 +119,29 @@ func (n *Node) propose(ctx context.Context, cmds []Command, ahead bool) ([]Resul
 		// leader applies from local (an offset would decode to another
 		// location).
 		c.At = c.At.UTC()
-		if c.Type == CmdSubmit && c.Submit != nil && c.Submit.canonical != nil {
-			// Rendered by the batcher straight into the entry.
-			if err := checkSubmitTime(&c); err != nil {
+		if !rendered(c) {
+			raw, err := encodeCommand(c)
+			if err != nil {
 				return nil, err
 			}
-			c.local = true
-			local[i] = &c
+			raws[i] = raw
 			continue
 		}
-		raw, err := encodeCommand(&c)
-		if err != nil {
+		// Rendered by the batcher straight into the entry.
+		if err := checkRenderTime(c); err != nil {
 			return nil, err
 		}
-		raws[i] = raw
-		if c.Type == CmdAssign && c.Assign != nil {
-			a := *c.Assign // the caller's may change once this returns
-			c.Assign = &a
-			c.local = true
-			local[i] = &c
+		if c.Type == CmdAssign && !owned {
+			if assigns == nil {
+				assigns = make([]AssignCmd, 0, len(cmds)-i)
+			}
+			assigns = append(assigns, *c.Assign)
+			c.Assign = &assigns[len(assigns)-1]
 		}
+		c.local = true
+		local[i] = c
 	}
-	p := &proposal{cmds: raws, local: local, ahead: ahead, done: make(chan struct{})}
+	p := &proposal{cmds: raws, local: local, ahead: flags&proposeAhead != 0, done: make(chan struct{})}
 	if err := n.batcher.enqueue(p); err != nil {
 		return nil, fmt.Errorf("apply %s: %w", cmds[0].Type, err)
 	}

@@ -186,8 +186,11 @@ type batchEntry struct {
 
 // encodeCommand renders one command for a batch.
 func encodeCommand(c *Command) (json.RawMessage, error) {
-	if c.Type == CmdSubmit && c.Submit != nil && c.Submit.canonical != nil {
-		return encodeSubmit(c)
+	if rendered(c) {
+		if err := checkRenderTime(c); err != nil {
+			return nil, err
+		}
+		return appendRendered(make([]byte, 0, renderedSize(c)), c), nil
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -196,60 +199,20 @@ func encodeCommand(c *Command) (json.RawMessage, error) {
 	return b, nil
 }
 
-// encodeSubmit renders a submit command around its spec's canonical JSON:
-// the same document json.Marshal would make of it, without encoding the
-// spec again. A submit reads no payload but Submit, so only the envelope
-// fields and Submit are written.
-func encodeSubmit(c *Command) (json.RawMessage, error) {
-	if err := checkSubmitTime(c); err != nil {
-		return nil, err
-	}
-	return appendSubmit(make([]byte, 0, submitSize(c)), c), nil
-}
-
-// checkSubmitTime refuses the times that encoding/json cannot render (a
-// year outside 0..9999; times are proposed in UTC), so that appendSubmit
-// cannot fail.
-func checkSubmitTime(c *Command) error {
-	if y := c.At.Year(); y < 0 || y > 9999 {
-		return fmt.Errorf("encode submit command: time %v: year outside [0,9999]", c.At)
-	}
-	return nil
-}
-
-// submitSize bounds the length of c's encoding.
-func submitSize(c *Command) int { return len(c.Submit.canonical) + len(c.Submit.Hash) + 112 }
-
-// appendSubmit appends encodeSubmit's rendering of c, whose time
-// checkSubmitTime accepted, to b.
-func appendSubmit(b []byte, c *Command) []byte {
-	sub := c.Submit
-	b = append(b, `{"v":`...)
-	b = strconv.AppendInt(b, int64(c.Version), 10)
-	b = append(b, `,"t":"submit","at":"`...)
-	b = c.At.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","submit":{"spec":`...)
-	b = append(b, sub.canonical...)
-	if sub.Hash != "" {
-		b = append(b, `,"hash":`...)
-		b = strconv.AppendQuote(b, sub.Hash) // hex: nothing to escape
-	}
-	return append(b, "}}"...)
-}
-
 // encodeBatch builds a log entry from already encoded commands, without
 // re-encoding them.
 func encodeBatch(cmds []json.RawMessage) []byte { return appendEntryBatch(nil, cmds, nil) }
 
 // appendEntryBatch appends the envelope of cmds to b. A command may have
-// no encoding yet: a submission the leader proposed (local_entries.go),
-// rendered here straight into the entry (local[i] is it when cmds[i] is
-// nil), so that its encoding is never a garbage copy of its own.
+// no encoding yet: a submission or assignment the leader proposed
+// (local_entries.go), rendered here straight into the entry (local[i] is it
+// when cmds[i] is nil), so that its encoding is never a garbage copy of its
+// own.
 func appendEntryBatch(b []byte, cmds []json.RawMessage, local []*Command) []byte {
 	n := 16
 	for i, c := range cmds {
 		if c == nil {
-			n += submitSize(local[i])
+			n += renderedSize(local[i])
 		}
 		n += len(c) + 1
 	}
@@ -262,7 +225,7 @@ func appendEntryBatch(b []byte, cmds []json.RawMessage, local []*Command) []byte
 			b = append(b, ',')
 		}
 		if c == nil {
-			b = appendSubmit(b, local[i])
+			b = appendRendered(b, local[i])
 			continue
 		}
 		b = append(b, c...)

@@ -118,13 +118,13 @@ func TestSubmissionsRenderedIntoTheEntry(t *testing.T) {
 	at := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
 	sub := &Command{Version: CommandVersion, Type: CmdSubmit, At: at, Submit: NewSubmitCmd(spec("a"))}
 	other := Command{Version: CommandVersion, Type: CmdCancel, At: at, Key: new(key("b"))}
-	rawSub, err := encodeSubmit(sub)
+	rawSub, err := encodeCommand(sub)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var back Command
 	if err := json.Unmarshal(rawSub, &back); err != nil || !back.At.Equal(at) || back.Submit.Hash != sub.Submit.Hash || back.Submit.Spec.Name != "a" {
-		t.Fatalf("encodeSubmit %s decodes to %+v (%v)", rawSub, back, err)
+		t.Fatalf("encodeCommand %s decodes to %+v (%v)", rawSub, back, err)
 	}
 	rawOther, err := encodeCommand(&other)
 	if err != nil {
@@ -137,7 +137,7 @@ func TestSubmissionsRenderedIntoTheEntry(t *testing.T) {
 	}
 	late := *sub
 	late.At = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := checkSubmitTime(&late); err == nil {
+	if err := checkRenderTime(&late); err == nil {
 		t.Fatal("a year past 9999 was accepted")
 	}
 	if _, err := json.Marshal(late.At); err == nil {

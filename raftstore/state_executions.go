@@ -33,7 +33,9 @@ func (s *State) applySubmit(c *Command) Result {
 	if c.Submit == nil {
 		return invalidCmd(c, "no spec")
 	}
-	spec := c.Submit.Spec
+	// Read in place: the execution below is the only copy of the spec the
+	// state keeps.
+	spec := &c.Submit.Spec
 	key := spec.Key()
 	if key.Project == "" || key.Domain == "" || key.Name == "" {
 		return invalidCmd(c, "spec has no project, domain or name")
@@ -60,11 +62,14 @@ func (s *State) applySubmit(c *Command) Result {
 		}
 		return Result{Execution: e}
 	}
-	sharePool(&spec, c.local)
-	spec.Inputs = s.inputs.acquire(spec.Inputs)
 	s.seq++
+	// The history has room for the assignment, which every execution
+	// that runs gets next: the transition then extends this array instead
+	// of leaving it as garbage.
+	history := make([]v1.PhaseTransition, 1, 2)
+	history[0] = v1.PhaseTransition{Phase: v1.PhaseQueued, Attempt: 1, Reason: v1.ReasonSubmitted, At: c.At}
 	e := &v1.Execution{
-		ExecutionSpec: spec,
+		ExecutionSpec: *spec,
 		SpecHash:      hash,
 		Phase:         v1.PhaseQueued,
 		Attempt:       1,
@@ -72,8 +77,10 @@ func (s *State) applySubmit(c *Command) Result {
 		CreatedAt:     c.At,
 		UpdatedAt:     c.At,
 		Seq:           s.seq,
-		History:       []v1.PhaseTransition{{Phase: v1.PhaseQueued, Attempt: 1, Reason: v1.ReasonSubmitted, At: c.At}},
+		History:       history,
 	}
+	sharePool(&e.ExecutionSpec, c.local)
+	e.Inputs = s.inputs.acquire(e.Inputs)
 	s.putExecution(nil, e, c.At)
 	return Result{Execution: e, Created: true}
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // The submit hot path renders a spec once (NewSubmitCmd), embeds those
-// bytes in the log entry (encodeSubmit) and lets every replica store the
+// bytes in the log entry (appendRendered) and lets every replica store the
 // carried hash. These tests hold it to the slow path it replaces.
 
 func TestNewSubmitCmdHashIsTheSpecHash(t *testing.T) {
