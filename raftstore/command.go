@@ -243,7 +243,12 @@ type decodedBatch struct {
 // the common case. ok is false when the entry or any command in it does not
 // decode or the version is not ours: then applyLog takes the slow path,
 // which decodes each command on its own so that a bad one fails alone.
+// The entries the batcher writes are decoded by hand (entry_decode.go), to
+// exactly what reflection decodes them to; reflection takes the rest.
 func decodeBatchCommands(data []byte) ([]Command, bool) {
+	if cmds, ok := decodeEntryFast(data); ok {
+		return cmds, true
+	}
 	var e decodedBatch
 	if err := fastJSON.Unmarshal(data, &e); err != nil || e.Version != batchVersion {
 		return nil, false

@@ -27,27 +27,40 @@ import (
 // only encoded.
 
 // dagsByJSON is process-wide, like the pool whose copies it names.
-var dagsByJSON = &jsonDAGs{seed: maphash.MakeSeed(), m: map[uint64][]jsonDAG{}}
+var dagsByJSON = newJSONShared[v1.TaskNode]()
 
-type jsonDAGs struct {
+// selectorsByJSON names the pool's selectors by JSON the same way, for the
+// log entries decodeEntryFast decodes (entry_decode.go): a selector is
+// looked up there only when the pool's copy is exactly what the JSON
+// decodes to.
+var selectorsByJSON = newJSONShared[v1.LabelSelector]()
+
+// jsonShared names arrays the spec pool shares by the JSON they were
+// decoded from (a selector is an array of one).
+type jsonShared[T any] struct {
 	seed maphash.Seed
 
 	mu sync.Mutex
-	m  map[uint64][]jsonDAG
+	m  map[uint64][]jsonEntry[T]
 	// added counts insertions since the last sweep of dead entries.
 	added int
 }
 
-// jsonDAG is a workflow's JSON and a weak reference to the pool's copy of
-// the DAG decoded from it.
-type jsonDAG struct {
+func newJSONShared[T any]() *jsonShared[T] {
+	return &jsonShared[T]{seed: maphash.MakeSeed(), m: map[uint64][]jsonEntry[T]{}}
+}
+
+// jsonEntry is a JSON document and a weak reference to the pool's copy of
+// what it decodes to.
+type jsonEntry[T any] struct {
 	raw   string
-	first weak.Pointer[v1.TaskNode]
+	first weak.Pointer[T]
 	n     int
 }
 
-// get returns the live pooled DAG decoded from raw, if there is one.
-func (c *jsonDAGs) get(h uint64, raw []byte) ([]v1.TaskNode, bool) {
+// get returns the live pooled array decoded from raw, if there is one; h
+// is raw's hash with c.seed.
+func (c *jsonShared[T]) get(h uint64, raw []byte) ([]T, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, d := range c.m[h] {
@@ -61,20 +74,20 @@ func (c *jsonDAGs) get(h uint64, raw []byte) ([]v1.TaskNode, bool) {
 	return nil, false
 }
 
-// put remembers that raw decodes to the pooled DAG nodes.
-func (c *jsonDAGs) put(h uint64, raw []byte, nodes []v1.TaskNode) {
+// put remembers that raw decodes to the pooled array vs.
+func (c *jsonShared[T]) put(h uint64, raw []byte, vs []T) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ds := slices.DeleteFunc(c.m[h], func(d jsonDAG) bool { return d.raw == string(raw) || d.first.Value() == nil })
-	c.m[h] = append(ds, jsonDAG{raw: string(raw), first: weak.Make(&nodes[0]), n: len(nodes)})
+	ds := slices.DeleteFunc(c.m[h], func(d jsonEntry[T]) bool { return d.raw == string(raw) || d.first.Value() == nil })
+	c.m[h] = append(ds, jsonEntry[T]{raw: string(raw), first: weak.Make(&vs[0]), n: len(vs)})
 	c.added++
 	if c.added < 1024 || c.added < len(c.m) {
 		return
 	}
 	// As many added as held: drop the dead, so the cache stays within a
-	// small factor of the live DAGs.
+	// small factor of the live arrays.
 	c.added = 0
-	dropDead(c.m, func(d jsonDAG) bool { return d.first.Value() == nil })
+	dropDead(c.m, func(d jsonEntry[T]) bool { return d.first.Value() == nil })
 }
 
 // plainWorkflow is a WorkflowSpec decoded field by field, without the

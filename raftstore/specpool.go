@@ -35,6 +35,14 @@ type specPool struct {
 	mu        sync.Mutex
 	dags      map[uint64][]sharedDAG
 	selectors map[uint64][]weak.Pointer[v1.LabelSelector]
+	// byFirst names each shared DAG by the address of its first node, so
+	// that dag knows one that is already the pool's copy (every workflow
+	// resolved through dagsByJSON is) without hashing and comparing it.
+	// An address alone could be a collected DAG's, reused: the weak
+	// pointer must still lead to it. selectorAt does the same for
+	// selectors (those resolved through selectorsByJSON).
+	byFirst    map[uintptr]sharedDAG
+	selectorAt map[uintptr]weak.Pointer[v1.LabelSelector]
 	// added counts insertions since the last sweep of dead entries.
 	added int
 }
@@ -47,9 +55,11 @@ type sharedDAG struct {
 
 func newSpecPool() *specPool {
 	return &specPool{
-		seed:      maphash.MakeSeed(),
-		dags:      map[uint64][]sharedDAG{},
-		selectors: map[uint64][]weak.Pointer[v1.LabelSelector]{},
+		seed:       maphash.MakeSeed(),
+		dags:       map[uint64][]sharedDAG{},
+		selectors:  map[uint64][]weak.Pointer[v1.LabelSelector]{},
+		byFirst:    map[uintptr]sharedDAG{},
+		selectorAt: map[uintptr]weak.Pointer[v1.LabelSelector]{},
 	}
 }
 
@@ -108,6 +118,9 @@ func (p *specPool) dag(nodes []v1.TaskNode, borrowed bool) []v1.TaskNode {
 	if len(nodes) == 0 {
 		return nodes
 	}
+	if shared, ok := p.shared(nodes); ok {
+		return shared
+	}
 	h := p.hashDAG(nodes)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -128,7 +141,9 @@ func (p *specPool) dag(nodes []v1.TaskNode, borrowed bool) []v1.TaskNode {
 			nodes = cloneDAG(nodes)
 		}
 		found = internDAG(nodes)
-		live = append(live, sharedDAG{first: weak.Make(&found[0]), n: len(found)})
+		d := sharedDAG{first: weak.Make(&found[0]), n: len(found)}
+		live = append(live, d)
+		p.byFirst[firstAddr(found)] = d
 		p.added++
 	}
 	p.dags[h] = live
@@ -136,9 +151,34 @@ func (p *specPool) dag(nodes []v1.TaskNode, borrowed bool) []v1.TaskNode {
 	return found
 }
 
+// shared returns the pool's copy of nodes when nodes is that copy, as the
+// rest of dag would find it: the pool holds at most one live copy of a
+// DAG, so a live shared DAG is the copy equal to itself.
+func (p *specPool) shared(nodes []v1.TaskNode) ([]v1.TaskNode, bool) {
+	first := unsafe.SliceData(nodes)
+	p.mu.Lock()
+	d, ok := p.byFirst[firstAddr(nodes)]
+	p.mu.Unlock()
+	if !ok || d.n != len(nodes) || d.first.Value() != first {
+		return nil, false
+	}
+	return unsafeSlice(first, d.n), true
+}
+
+// firstAddr is the address of a DAG's first node, as a number: byFirst
+// must not keep the DAG alive.
+func firstAddr(nodes []v1.TaskNode) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(nodes))) }
+
 func (p *specPool) selector(s *v1.LabelSelector, borrowed bool) *v1.LabelSelector {
 	if s == nil {
 		return nil
+	}
+	p.mu.Lock()
+	w, ok := p.selectorAt[uintptr(unsafe.Pointer(s))]
+	p.mu.Unlock()
+	if ok && w.Value() == s {
+		// The pool's copy already, as dag's shortcut reasons.
+		return s
 	}
 	h := p.hashSelector(s)
 	p.mu.Lock()
@@ -166,7 +206,9 @@ func (p *specPool) selector(s *v1.LabelSelector, borrowed bool) *v1.LabelSelecto
 			r.Key = intern(r.Key)
 			r.Values = internAll(r.Values)
 		}
-		live = append(live, weak.Make(found))
+		w := weak.Make(found)
+		live = append(live, w)
+		p.selectorAt[uintptr(unsafe.Pointer(found))] = w
 		p.added++
 	}
 	p.selectors[h] = live
@@ -184,6 +226,8 @@ func (p *specPool) sweepLocked() {
 	p.added = 0
 	dropDead(p.dags, func(d sharedDAG) bool { return d.first.Value() == nil })
 	dropDead(p.selectors, func(w weak.Pointer[v1.LabelSelector]) bool { return w.Value() == nil })
+	maps.DeleteFunc(p.byFirst, func(_ uintptr, d sharedDAG) bool { return d.first.Value() == nil })
+	maps.DeleteFunc(p.selectorAt, func(_ uintptr, w weak.Pointer[v1.LabelSelector]) bool { return w.Value() == nil })
 }
 
 // dropDead removes the dead entries of a weak hash table: those for which
