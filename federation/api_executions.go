@@ -20,25 +20,58 @@ func keyOf(r *http.Request) v1.ExecutionKey {
 // decodeSpec reads, defaults and validates a submitted spec: bad input
 // never reaches the Raft log.
 func (s *Server) decodeSpec(w http.ResponseWriter, r *http.Request) (v1.ExecutionSpec, error) {
+	spec, _, err := s.decodeSubmission(w, r)
+	return spec, err
+}
+
+// decodeSubmission is decodeSpec that also returns the canonical JSON of
+// the spec's workflow when the workflow cache has it (workflow_cache.go),
+// else nil. The workflow of an accepted spec is cached here.
+func (s *Server) decodeSubmission(w http.ResponseWriter, r *http.Request) (v1.ExecutionSpec, []byte, error) {
 	var spec v1.ExecutionSpec
-	if err := s.decodeBodyFast(w, r, &spec); err != nil {
-		return spec, err
+	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return spec, nil, err
+	}
+	sb, err := decodeSpecBody(body, &spec, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return spec, nil, err
 	}
 	spec.Default()
-	return spec, spec.Validate(s.cfg.Limits)
+	if err := spec.Validate(s.cfg.Limits); err != nil {
+		return spec, nil, err
+	}
+	switch {
+	case sb.cached != nil:
+		return spec, sb.cached.canonical, nil
+	case sb.workflow != nil:
+		canonical := spec.Workflow.AppendCanonical(nil)
+		requestWorkflows.put(sb.workflow, spec.Workflow.Nodes, canonical)
+		return spec, canonical, nil
+	}
+	return spec, nil, nil
+}
+
+// newSubmitCmd builds the command of an accepted spec, whose workflow's
+// canonical JSON decodeSubmission may have returned. The spec is rendered
+// once: its canonical JSON gives both the hash and the bytes of the log
+// entry, and a cached workflow's rendering is spliced into it.
+func newSubmitCmd(spec v1.ExecutionSpec, workflow []byte) *raftstore.SubmitCmd {
+	if workflow != nil {
+		return raftstore.NewSubmitCmdCanonical(spec, spec.CanonicalWith(workflow))
+	}
+	return raftstore.NewSubmitCmd(spec)
 }
 
 func (s *Server) submitExecution(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	spec, err := s.decodeSpec(w, r)
+	spec, workflow, err := s.decodeSubmission(w, r)
 	if err != nil {
 		s.metrics.submissions.WithLabelValues("invalid").Inc()
 		s.writeError(w, r, err)
 		return
 	}
-	// The spec is rendered once: its canonical JSON gives both the hash and
-	// the bytes of the log entry.
-	sub := raftstore.NewSubmitCmd(spec)
+	sub := newSubmitCmd(spec, workflow)
 	// An idempotent resubmission of a committed execution needs no log entry.
 	if ex, ok := s.node.State().Execution(spec.Key()); ok {
 		if ex.SpecHash != sub.Hash {

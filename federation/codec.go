@@ -53,22 +53,14 @@ var strictJSON = func() jsoniter.API {
 	return api
 }()
 
-// decodeBodyFast is decodeBody for hot paths (submit): it reads the body
-// whole and decodes it with strictJSON. Any refusal is decided again by
-// decodeBody's decoder on the same bytes, so a client gets the same status
-// and message either way; the fast decoder only ever saves time on input
-// that is accepted (FuzzDecodeBodyFast holds it to the reference).
-func (s *Server) decodeBodyFast(w http.ResponseWriter, r *http.Request, dst any) error {
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	return decodeBytes(body, dst, s.cfg.MaxBodyBytes)
-}
-
 // decodeBytes decodes a whole body into dst, a pointer: with strictJSON
 // when it accepts the body, else as decodeStrict decides, from a zeroed dst
-// (the fast decoder may have filled part of it before it stopped).
+// (the fast decoder may have filled part of it before it stopped). Any
+// refusal is decided by decodeBody's decoder on the same bytes, so a client
+// gets the same status and message either way; the fast decoder only ever
+// saves time on input that is accepted (FuzzDecodeBytes holds it to the
+// reference). Submissions come here when the hand reader (codec_spec.go)
+// leaves them.
 func decodeBytes(body []byte, dst any, limit int64) error {
 	// encoding/json turns invalid UTF-8 into U+FFFD where the fast decoder
 	// keeps the bytes, and the fast decoder takes a NUL for the end of the
@@ -139,6 +131,17 @@ func spliceExecution(canonical []byte, ex *v1.Execution) ([]byte, bool) {
 	if len(canonical) < 2 || canonical[len(canonical)-1] != '}' {
 		return nil, false
 	}
+	out := make([]byte, 0, len(canonical)+statusSize(ex))
+	out = append(out, canonical[:len(canonical)-1]...)
+	if b, ok := appendPlainStatus(out, ex); ok {
+		return append(b, '\n'), true
+	}
+	return spliceStatus(out, ex)
+}
+
+// spliceStatus appends ex's status fields to out, the spec's JSON without
+// its closing brace, through fastJSON: any status appendPlainStatus leaves.
+func spliceStatus(out []byte, ex *v1.Execution) ([]byte, bool) {
 	st := executionStatus{
 		SpecHash: ex.SpecHash, Phase: ex.Phase, Cluster: ex.Cluster, Attempt: ex.Attempt,
 		Message: ex.Message, Reason: ex.Reason, CreatedAt: ex.CreatedAt, UpdatedAt: ex.UpdatedAt,
@@ -151,11 +154,116 @@ func spliceExecution(canonical []byte, ex *v1.Execution) ([]byte, bool) {
 	if stream.Error != nil || len(tail) < 2 || tail[0] != '{' {
 		return nil, false
 	}
-	out := make([]byte, 0, len(canonical)+len(tail)+1)
-	out = append(out, canonical[:len(canonical)-1]...)
 	out = append(out, ',')
 	out = append(out, tail[1:]...)
 	return append(out, '\n'), true
+}
+
+// statusSize bounds the length of appendPlainStatus's rendering of ex.
+func statusSize(ex *v1.Execution) int {
+	n := 192 + len(ex.SpecHash) + len(ex.Phase) + len(ex.Cluster) + len(ex.Message) + len(ex.Reason)
+	for i := range ex.History {
+		h := &ex.History[i]
+		n += 112 + len(h.Phase) + len(h.Cluster) + len(h.Reason) + len(h.Message)
+	}
+	return n
+}
+
+// appendPlainStatus appends ex's status fields, from the comma after the
+// spec's, as encoding/json (and fastJSON) render them, when that takes no
+// rules but the plain ones: no nodes or outputs (what a new execution
+// has), strings with nothing to escape, times MarshalJSON renders. ok is
+// false otherwise, and b then holds a partial rendering past its length.
+// FuzzSpliceExecution holds it to spliceStatus and to json.Marshal.
+func appendPlainStatus(b []byte, ex *v1.Execution) ([]byte, bool) {
+	if len(ex.Nodes) > 0 || len(ex.Outputs) > 0 {
+		return b, false
+	}
+	ok := true
+	// A new execution's times are one time: it is rendered once. Times of
+	// the same instant and location render the same.
+	var last time.Time
+	lastAt, lastEnd := -1, -1
+	str := func(key, v string, omitEmpty bool) {
+		if v == "" && omitEmpty {
+			return
+		}
+		ok = ok && plainJSON(v)
+		b = append(b, key...)
+		b = append(b, '"')
+		b = append(b, v...)
+		b = append(b, '"')
+	}
+	at := func(key string, t time.Time) {
+		b = append(b, key...)
+		if lastAt >= 0 && t.Equal(last) && t.Location() == last.Location() {
+			b = append(b, b[lastAt:lastEnd]...)
+			return
+		}
+		lastAt, last = len(b), t
+		b, ok = appendJSONTime(b, t, ok)
+		lastEnd = len(b)
+	}
+	str(`,"specHash":`, ex.SpecHash, false)
+	str(`,"phase":`, string(ex.Phase), false)
+	str(`,"cluster":`, ex.Cluster, true)
+	b = append(b, `,"attempt":`...)
+	b = strconv.AppendInt(b, int64(ex.Attempt), 10)
+	str(`,"message":`, ex.Message, true)
+	str(`,"reason":`, ex.Reason, true)
+	at(`,"createdAt":`, ex.CreatedAt)
+	at(`,"updatedAt":`, ex.UpdatedAt)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, ex.Seq, 10)
+	if len(ex.History) > 0 {
+		b = append(b, `,"history":[`...)
+		for i := range ex.History {
+			h := &ex.History[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			str(`{"phase":`, string(h.Phase), false)
+			str(`,"cluster":`, h.Cluster, true)
+			b = append(b, `,"attempt":`...)
+			b = strconv.AppendInt(b, int64(h.Attempt), 10)
+			str(`,"reason":`, h.Reason, true)
+			str(`,"message":`, h.Message, true)
+			at(`,"at":`, h.At)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), ok
+}
+
+// plainJSON reports whether JSON renders s as it is between quotes:
+// printable ASCII but for " \ < > &, which encoding/json escapes (the
+// HTML characters too).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendJSONTime appends t as Time.MarshalJSON renders it, and ok unless
+// MarshalJSON would refuse t (the checks of its appendStrictRFC3339: a
+// year of four digits, a zone offset under 24 hours).
+func appendJSONTime(b []byte, t time.Time, ok bool) ([]byte, bool) {
+	b = append(b, '"')
+	n0 := len(b)
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	if len(b) < n0+len("2006-01-02T15:04:05Z") || b[n0+len("2006")] != '-' {
+		ok = false
+	} else if b[len(b)-1] != 'Z' {
+		c := b[len(b)-len("Z07:00")]
+		if '0' <= c && c <= '9' || 10*(b[len(b)-5]-'0')+(b[len(b)-4]-'0') >= 24 {
+			ok = false
+		}
+	}
+	return append(b, '"'), ok
 }
 
 // writeSubmitted answers a submission with the execution it created.

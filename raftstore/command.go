@@ -120,8 +120,13 @@ type SubmitCmd struct {
 
 // NewSubmitCmd builds the submit command of a defaulted and validated spec.
 func NewSubmitCmd(spec v1.ExecutionSpec) *SubmitCmd {
-	b := spec.Canonical()
-	return &SubmitCmd{Spec: spec, Hash: v1.HashCanonical(b), canonical: b}
+	return NewSubmitCmdCanonical(spec, spec.Canonical())
+}
+
+// NewSubmitCmdCanonical is NewSubmitCmd with the spec already rendered:
+// canonical must be spec.Canonical()'s bytes, and is not copied.
+func NewSubmitCmdCanonical(spec v1.ExecutionSpec, canonical []byte) *SubmitCmd {
+	return &SubmitCmd{Spec: spec, Hash: v1.HashCanonical(canonical), canonical: canonical}
 }
 
 // Canonical returns the spec's canonical JSON when NewSubmitCmd built the
