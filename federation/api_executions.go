@@ -46,6 +46,9 @@ func (s *Server) decodeSubmission(w http.ResponseWriter, r *http.Request) (v1.Ex
 		return spec, sb.cached.canonical, nil
 	case sb.workflow != nil:
 		canonical := spec.Workflow.AppendCanonical(nil)
+		// The cache keeps the state's own shared copy, which the FSM
+		// then takes as is.
+		spec.Workflow.Nodes = raftstore.ShareWorkflow(spec.Workflow.Nodes)
 		requestWorkflows.put(sb.workflow, spec.Workflow.Nodes, canonical)
 		return spec, canonical, nil
 	}

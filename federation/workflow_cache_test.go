@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"unsafe"
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+	"github.com/federation-dev/federation/raftstore"
 )
 
 // Accepted bodies with the same workflow bytes share one decoded DAG and
@@ -37,6 +39,11 @@ func TestRequestWorkflowsDecodeOnce(t *testing.T) {
 	}
 	if b.Name != "b" || unsafe.SliceData(a.Workflow.Nodes) != unsafe.SliceData(b.Workflow.Nodes) {
 		t.Fatal("the same workflow bytes decoded twice")
+	}
+	// The cache holds the state's shared copy: the leader's FSM knows it
+	// by its address.
+	if shared := raftstore.ShareWorkflow(slices.Clone(a.Workflow.Nodes)); unsafe.SliceData(shared) != unsafe.SliceData(a.Workflow.Nodes) {
+		t.Fatal("the cached workflow is not the state's shared copy")
 	}
 	if want, _ := json.Marshal(&b.Workflow); string(aJSON) != string(want) || unsafe.SliceData(aJSON) != unsafe.SliceData(bJSON) {
 		t.Fatalf("workflow renderings %s and %s, want %s once", aJSON, bJSON, want)

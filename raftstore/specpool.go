@@ -84,6 +84,14 @@ func sharePool(s *v1.ExecutionSpec, borrowed bool) {
 	s.ClusterSelector = pool.selector(s.ClusterSelector, borrowed)
 }
 
+// ShareWorkflow returns the pool's copy of a DAG, adding nodes themselves
+// when no live copy is equal. A front end that caches decoded workflows
+// (the submit handler's) keeps the pool's copy: the leader's FSM then
+// knows it by its address instead of hashing it on every submission.
+// nodes must be freshly decoded, and neither they nor the result may be
+// changed afterwards, by anyone.
+func ShareWorkflow(nodes []v1.TaskNode) []v1.TaskNode { return pool.dag(nodes, false) }
+
 // unsafeSlice rebuilds a shared node array from its first element.
 func unsafeSlice(first *v1.TaskNode, n int) []v1.TaskNode { return unsafe.Slice(first, n) }
 
