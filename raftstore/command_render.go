@@ -1,10 +1,11 @@
 package raftstore
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
+
+	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
 )
 
 // The two commands proposed by the thousand, submissions and assignments,
@@ -52,7 +53,7 @@ func appendRendered(b []byte, c *Command) []byte {
 	b = append(b, `{"v":`...)
 	b = strconv.AppendInt(b, int64(c.Version), 10)
 	b = append(b, `,"t":`...)
-	b = appendJSONString(b, string(c.Type))
+	b = v1.AppendJSONString(b, string(c.Type))
 	b = append(b, `,"at":"`...)
 	b = c.At.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
@@ -67,36 +68,21 @@ func appendSubmit(b []byte, sub *SubmitCmd) []byte {
 	b = append(b, sub.canonical...)
 	if sub.Hash != "" {
 		b = append(b, `,"hash":`...)
-		b = appendJSONString(b, sub.Hash)
+		b = v1.AppendJSONString(b, sub.Hash)
 	}
 	return append(b, "}}"...)
 }
 
 func appendAssign(b []byte, a *AssignCmd) []byte {
 	b = append(b, `,"assign":{"key":{"project":`...)
-	b = appendJSONString(b, a.Key.Project)
+	b = v1.AppendJSONString(b, a.Key.Project)
 	b = append(b, `,"domain":`...)
-	b = appendJSONString(b, a.Key.Domain)
+	b = v1.AppendJSONString(b, a.Key.Domain)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, a.Key.Name)
+	b = v1.AppendJSONString(b, a.Key.Name)
 	b = append(b, `},"cluster":`...)
-	b = appendJSONString(b, a.Cluster)
+	b = v1.AppendJSONString(b, a.Cluster)
 	b = append(b, `,"attempt":`...)
 	b = strconv.AppendInt(b, int64(a.Attempt), 10)
 	return append(b, "}}"...)
-}
-
-// appendJSONString appends s as encoding/json renders a string. Names and
-// hashes are plain ASCII and are copied; anything else (escapes, HTML
-// characters, non-ASCII) is left to encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

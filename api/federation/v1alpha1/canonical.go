@@ -282,8 +282,11 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as encoding/json renders a string (its
-// appendString with escapeHTML).
+// AppendJSONString appends s as encoding/json renders a string (its
+// appendString with escapeHTML). Other hand renderings of JSON (the Raft
+// log's commands) use it too.
+func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s) }
+
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
