@@ -148,6 +148,14 @@ func (c *fedConn) roundTrip(ctx context.Context, req []byte) (status int, msg []
 	if _, err := c.c.Write(req); err != nil {
 		return 0, nil, false, err
 	}
+	if status, keep, ok, err := c.readPlain(); err != nil {
+		return 0, nil, false, err
+	} else if ok {
+		if ctx.Err() != nil {
+			keep = false // the deadline may have cut the connection
+		}
+		return status, nil, keep, nil
+	}
 	resp, err := http.ReadResponse(c.r, nil)
 	if err != nil {
 		return 0, nil, false, err
@@ -164,6 +172,64 @@ func (c *fedConn) roundTrip(ctx context.Context, req []byte) (status int, msg []
 		return resp.StatusCode, msg, false, nil // the deadline may have cut the connection
 	}
 	return resp.StatusCode, msg, !resp.Close, nil
+}
+
+// readPlain reads a plain success answer, the kind the server gives every
+// accepted submission: "HTTP/1.1 201" or "200", a Content-Length, no
+// Connection or Transfer-Encoding header, all of it in one buffer. It
+// consumes nothing and reports !ok for anything else, which
+// http.ReadResponse then reads: errors, chunked bodies, a closing server,
+// a head split across reads. err is a failure past the head.
+// http.ReadResponse alone cost about a seventh of the client's CPU.
+func (c *fedConn) readPlain() (status int, keep, ok bool, err error) {
+	// Peek waits for the first bytes; the rest of a small answer comes
+	// in the same segment.
+	if _, err := c.r.Peek(1); err != nil {
+		return 0, false, false, err
+	}
+	b, _ := c.r.Peek(c.r.Buffered())
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 {
+		return 0, false, false, nil
+	}
+	head := b[:end+2]
+	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
+	switch {
+	case bytes.HasPrefix(line, []byte("HTTP/1.1 201 ")):
+		status = http.StatusCreated
+	case bytes.HasPrefix(line, []byte("HTTP/1.1 200 ")):
+		status = http.StatusOK
+	default:
+		return 0, false, false, nil
+	}
+	length := -1
+	for len(rest) > 0 {
+		var h []byte
+		h, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		name, value, found := bytes.Cut(h, []byte(":"))
+		if !found {
+			return 0, false, false, nil
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			n, err := strconv.Atoi(string(value))
+			if err != nil || n < 0 || length >= 0 {
+				return 0, false, false, nil
+			}
+			length = n
+		case bytes.EqualFold(name, []byte("Connection")), bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			return 0, false, false, nil
+		}
+	}
+	if length < 0 {
+		return 0, false, false, nil
+	}
+	// The head is buffered; the body may still be on its way.
+	if _, err := c.r.Discard(end + 4 + length); err != nil {
+		return 0, false, false, fmt.Errorf("read answer: %w", err)
+	}
+	return status, true, true, nil
 }
 
 // close drops the submitter's idle connections.
