@@ -39,14 +39,14 @@ generate:
 bench: build testbin
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./placement/
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./raftstore/
-	$(GO) run ./test/bench/submit --duration 10s --clients 1,16,128 --out $(BIN)/bench-submit.md
+	$(GO) run ./test/bench/submit --duration 10s --clients 1,16,128 --runs 3 --out $(BIN)/bench-submit.md
 	$(GO) run ./test/bench/agent --out $(BIN)/bench-agent.md
 
 ## bench-scale: submit vs etcd, one agent, 3 real member clusters with 10,000 workflows, then
 ## placement/memory/snapshot growth (10k-1M executions, 10-1,000 clusters) and retention;
 ## writes BENCHMARKS.md (about 20 minutes, a replica limited to 1800Mi)
 bench-scale: build testbin
-	$(GO) run ./test/bench/submit --duration 10s --clients 1,16,128 --out $(BIN)/bench-submit.md
+	$(GO) run ./test/bench/submit --duration 10s --clients 1,16,128 --runs 3 --out $(BIN)/bench-submit.md
 	$(GO) run ./test/bench/agent --out $(BIN)/bench-agent.md
 	$(GO) run ./test/bench/agent --clusters 3 --workflows 10000 --out $(BIN)/bench-agent-3x10k.md
 	$(GO) run ./test/bench/scale --out BENCHMARKS.md --png BENCHMARKS-growth.png --submit-report $(BIN)/bench-submit.md \

@@ -3,7 +3,7 @@
 // on, side by side with a 3-member etcd doing one create-if-absent transaction
 // per execution of the same JSON, at several client counts.
 //
-//	go run ./test/bench/submit [--duration 10s] [--clients 1,16,128] [--out FILE.md]
+//	go run ./test/bench/submit [--duration 10s] [--clients 1,16,128] [--runs 1] [--out FILE.md]
 //
 // It needs bin/federation-server (make build) and bin/testbin/etcd (make
 // testbin). It ends every process it started, also on Ctrl-C, and removes its
@@ -11,6 +11,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -33,6 +35,9 @@ type config struct {
 	duration time.Duration
 	warmup   time.Duration
 	clients  []int
+	// runs is how many times each point is measured; the report shows
+	// each system's median run.
+	runs     int
 	out      string
 	fedBin   string
 	etcdBin  string
@@ -51,6 +56,7 @@ type config struct {
 const (
 	maxDuration = 10 * time.Minute
 	maxClients  = 1024
+	maxRuns     = 9
 	// startTimeout bounds the wait for a cluster to elect a leader.
 	startTimeout = 60 * time.Second
 	// stopGrace is how long processes get to exit on SIGTERM before SIGKILL.
@@ -68,6 +74,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time per system and client count")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured load before each measurement")
 	clients := fs.String("clients", "1,16,128", "comma-separated concurrent client counts")
+	fs.IntVar(&c.runs, "runs", 1, "measure each point this many times, the systems alternating; the report shows each system's median run")
 	fs.StringVar(&c.out, "out", "", "also write the report as Markdown to this file")
 	bin := fs.String("bin", "", "folder with federation-server (default <repo>/bin)")
 	fs.StringVar(&c.etcdBin, "etcd", "", "etcd binary (default <bin>/testbin/etcd)")
@@ -85,6 +92,9 @@ func parseFlags(args []string) (*config, error) {
 	var errs []error
 	if c.duration <= 0 || c.duration > maxDuration {
 		errs = append(errs, fmt.Errorf("--duration %s: want more than 0 and at most %s", c.duration, maxDuration))
+	}
+	if c.runs < 1 || c.runs > maxRuns {
+		errs = append(errs, fmt.Errorf("--runs %d: want 1 to %d", c.runs, maxRuns))
 	}
 	if c.warmup < 0 || c.warmup > maxDuration {
 		errs = append(errs, fmt.Errorf("--warmup %s: want 0 to %s", c.warmup, maxDuration))
@@ -161,28 +171,15 @@ func run(ctx context.Context, cfg *config, stdout, progress io.Writer) error {
 	}
 	m := probeMachine(root, etcdVersion(ctx, cfg.etcdBin), cfg.duration, cfg.warmup)
 	m.FedMemoryLimit = cfg.memoryLimit
+	m.Runs = cfg.runs
 	var points []point
 	var runErr error
 	for _, n := range cfg.clients {
-		p := point{Clients: n}
-		fmt.Fprintf(progress, "federation, %d clients: starting 3 replicas, %s warm-up, %s measured\n", n, cfg.warmup, cfg.duration)
-		p.Fed, runErr = measure(ctx, cfg, root, "fed", n, measureFederation)
+		var p point
+		p, runErr = measurePoint(ctx, cfg, root, n, progress)
 		if runErr != nil {
-			runErr = fmt.Errorf("federation, %d clients: %w", n, runErr)
 			break
 		}
-		fmt.Fprintf(progress, "  %s ops/s, p50 %s, p99 %s\n", ops(p.Fed), ms(p.Fed.P50), ms(p.Fed.P99))
-		if cfg.fedOnly {
-			points = append(points, p)
-			continue
-		}
-		fmt.Fprintf(progress, "etcd, %d clients: starting 3 members, %s warm-up, %s measured\n", n, cfg.warmup, cfg.duration)
-		p.Etcd, runErr = measure(ctx, cfg, root, "etcd", n, measureEtcd)
-		if runErr != nil {
-			runErr = fmt.Errorf("etcd, %d clients: %w", n, runErr)
-			break
-		}
-		fmt.Fprintf(progress, "  %s ops/s, p50 %s, p99 %s\n", ops(p.Etcd), ms(p.Etcd.P50), ms(p.Etcd.P99))
 		points = append(points, p)
 	}
 	if len(points) > 0 {
@@ -197,6 +194,55 @@ func run(ctx context.Context, cfg *config, stdout, progress io.Writer) error {
 		}
 	}
 	return runErr
+}
+
+// measurePoint measures one client count cfg.runs times, federation and
+// etcd alternating so that a slow spell of the shared machine falls on
+// both, and keeps each system's median run.
+func measurePoint(ctx context.Context, cfg *config, root string, n int, progress io.Writer) (point, error) {
+	p := point{Clients: n}
+	var fed, etcd []result
+	for run := 1; run <= cfg.runs; run++ {
+		of := ""
+		if cfg.runs > 1 {
+			of = fmt.Sprintf(" (run %d of %d)", run, cfg.runs)
+		}
+		fmt.Fprintf(progress, "federation, %d clients%s: starting 3 replicas, %s warm-up, %s measured\n", n, of, cfg.warmup, cfg.duration)
+		r, err := measure(ctx, cfg, root, "fed", n, run, measureFederation)
+		if err != nil {
+			return p, fmt.Errorf("federation, %d clients: %w", n, err)
+		}
+		fmt.Fprintf(progress, "  %s ops/s, p50 %s, p99 %s\n", ops(r), ms(r.P50), ms(r.P99))
+		fed = append(fed, r)
+		if cfg.fedOnly {
+			continue
+		}
+		fmt.Fprintf(progress, "etcd, %d clients%s: starting 3 members, %s warm-up, %s measured\n", n, of, cfg.warmup, cfg.duration)
+		r, err = measure(ctx, cfg, root, "etcd", n, run, measureEtcd)
+		if err != nil {
+			return p, fmt.Errorf("etcd, %d clients: %w", n, err)
+		}
+		fmt.Fprintf(progress, "  %s ops/s, p50 %s, p99 %s\n", ops(r), ms(r.P50), ms(r.P99))
+		etcd = append(etcd, r)
+	}
+	p.Fed, p.FedRuns = medianRun(fed)
+	p.Etcd, p.EtcdRuns = medianRun(etcd)
+	return p, nil
+}
+
+// medianRun is the run with the median throughput (the lower middle one
+// of an even count), and every run's ops/s in the order they ran.
+func medianRun(runs []result) (result, []float64) {
+	if len(runs) == 0 {
+		return result{}, nil
+	}
+	all := make([]float64, len(runs))
+	for i, r := range runs {
+		all[i] = r.OpsPerSec()
+	}
+	sorted := slices.Clone(runs)
+	slices.SortStableFunc(sorted, func(a, b result) int { return cmp.Compare(a.OpsPerSec(), b.OpsPerSec()) })
+	return sorted[(len(sorted)-1)/2], all
 }
 
 func writeMarkdown(path string, m machine, points []point) error {
@@ -220,8 +266,8 @@ type measurer func(ctx context.Context, cfg *config, g *procGroup, dir string, o
 
 // measure runs one point of one system in a fresh cluster and data dir, and
 // stops that cluster and removes its data before returning, whatever happens.
-func measure(ctx context.Context, cfg *config, root, system string, clients int, m measurer) (result, error) {
-	dir := filepath.Join(root, fmt.Sprintf("%s-c%d", system, clients))
+func measure(ctx context.Context, cfg *config, root, system string, clients, run int, m measurer) (result, error) {
+	dir := filepath.Join(root, fmt.Sprintf("%s-c%d-r%d", system, clients, run))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return result{}, fmt.Errorf("make data dir: %w", err)
 	}

@@ -34,6 +34,9 @@ func TestParseFlags(t *testing.T) {
 		{"zero duration", []string{"--bin", "/b", "--duration", "0s"}, "--duration", nil, ""},
 		{"hour-long duration", []string{"--bin", "/b", "--duration", "1h"}, "--duration", nil, ""},
 		{"stray argument", []string{"--bin", "/b", "extra"}, "unexpected", nil, ""},
+		{"three runs", []string{"--bin", "/b", "--runs", "3"}, "", []int{1, 16, 128}, "/b/testbin/etcd"},
+		{"zero runs", []string{"--bin", "/b", "--runs", "0"}, "--runs", nil, ""},
+		{"too many runs", []string{"--bin", "/b", "--runs", "10"}, "--runs", nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

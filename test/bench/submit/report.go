@@ -15,8 +15,11 @@ import (
 // point is one client count measured against both systems.
 type point struct {
 	Clients int
-	Fed     result
-	Etcd    result
+	// Fed and Etcd are each system's median run.
+	Fed  result
+	Etcd result
+	// FedRuns and EtcdRuns are every run's ops/s, in the order they ran.
+	FedRuns, EtcdRuns []float64
 }
 
 // Ratio is federation throughput over etcd's, or 0 when etcd did nothing.
@@ -44,6 +47,8 @@ type machine struct {
 	// FedMemoryLimit is each federation replica's --memory-limit ("" for
 	// none).
 	FedMemoryLimit string
+	// Runs is how many times each point was measured.
+	Runs int
 }
 
 func probeMachine(dataRoot, etcdVer string, duration, warmup time.Duration) machine {
@@ -134,8 +139,12 @@ func ratio(p point) string {
 
 // notes are the lines under the table: method, noise, errors, targets.
 func notes(m machine, points []point) []string {
+	method := fmt.Sprintf("Each point ran once: %s measured after %s of warm-up, a fresh 3-node cluster per system and point, one system at a time. One run per point means no error bars: on a shared %d-core machine, rerun before trusting small differences.", m.Duration, m.Warmup, m.NumCPU)
+	if m.Runs > 1 {
+		method = fmt.Sprintf("Each point ran %d times, federation and etcd alternating, each run %s measured after %s of warm-up in a fresh 3-node cluster, one system at a time. The table shows each system's median run by ops/s (p50 and p99 are that run's); the ratio is median over median. Every run is listed below: on a shared %d-core machine the same build varies by about a fifth from run to run.", m.Runs, m.Duration, m.Warmup, m.NumCPU)
+	}
 	n := []string{
-		fmt.Sprintf("Each point ran once: %s measured after %s of warm-up, a fresh 3-node cluster per system and point, one system at a time. One run per point means no error bars: on a shared %d-core machine, rerun before trusting small differences.", m.Duration, m.Warmup, m.NumCPU),
+		method,
 		"Both systems fsync every commit (federation-server without --unsafe-no-fsync, etcd with its defaults) and take requests at their leader; ops/s counts acknowledged submissions only (federation: HTTP 201/200; etcd: a committed create-if-absent Txn).",
 	}
 	if m.FedMemoryLimit != "" {
@@ -152,6 +161,11 @@ func notes(m machine, points []point) []string {
 			if s.r.Errors > 0 {
 				n = append(n, fmt.Sprintf("%s, %d clients: %d errors (not counted), first: %s", s.name, p.Clients, s.r.Errors, s.r.FirstErr))
 			}
+		}
+	}
+	for _, p := range points {
+		if len(p.FedRuns) > 1 || len(p.EtcdRuns) > 1 {
+			n = append(n, fmt.Sprintf("%d clients, every run (ops/s): federation %s; etcd %s.", p.Clients, runList(p.FedRuns), runList(p.EtcdRuns)))
 		}
 	}
 	for _, p := range points {
@@ -177,6 +191,18 @@ func notes(m machine, points []point) []string {
 		}
 	}
 	return n
+}
+
+// runList is "18534, 20541, 21236", or "n/a" for none.
+func runList(runs []float64) string {
+	if len(runs) == 0 {
+		return "n/a"
+	}
+	s := make([]string, len(runs))
+	for i, r := range runs {
+		s[i] = fmt.Sprintf("%.0f", r)
+	}
+	return strings.Join(s, ", ")
 }
 
 func machineLine(m machine) string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,8 @@ func TestReportShowsRatioAndTargets(t *testing.T) {
 		{Clients: 16, Fed: res(16, 50000, 2*time.Millisecond, 12*time.Millisecond), Etcd: res(16, 20000, 5*time.Millisecond, 20*time.Millisecond)},
 		{Clients: 128, Fed: res(128, 150000, 4*time.Millisecond, 9*time.Millisecond), Etcd: res(128, 70000, 15*time.Millisecond, 43*time.Millisecond)},
 	}
+	withRuns := m
+	withRuns.Runs = 3
 	withErrors := []point{{Clients: 1, Fed: result{Clients: 1, OK: 10, Errors: 2, FirstErr: "HTTP 503: no leader", Elapsed: time.Second}, Etcd: res(1, 10, time.Millisecond, time.Millisecond)}}
 	tests := []struct {
 		name    string
@@ -34,6 +37,9 @@ func TestReportShowsRatioAndTargets(t *testing.T) {
 		{"errors are shown", m, withErrors, []string{"federation, 1 clients: 2 errors", "HTTP 503: no leader"}, []string{"Target"}},
 		{"tmpfs warned", machine{DataFS: "tmpfs"}, met, []string{"WARNING", "tmpfs"}, nil},
 		{"no etcd figure", m, []point{{Clients: 1, Fed: res(1, 10, 1, 1)}}, []string{"n/a"}, nil},
+		{"runs listed", withRuns, []point{{Clients: 128, Fed: res(128, 200000, 4*time.Millisecond, 9*time.Millisecond), Etcd: res(128, 70000, 15*time.Millisecond, 43*time.Millisecond),
+			FedRuns: []float64{21000, 20000, 17000.4}, EtcdRuns: []float64{7000, 6900, 7100}}},
+			[]string{"ran 3 times", "median run", "128 clients, every run (ops/s): federation 21000, 20000, 17000; etcd 7000, 6900, 7100."}, []string{"ran once"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,5 +89,27 @@ func TestMarkdownTableIsWellFormed(t *testing.T) {
 		if got := strings.Count(r, "|"); got != len(header)+1 {
 			t.Fatalf("row %q has %d pipes, want %d", r, got, len(header)+1)
 		}
+	}
+}
+
+func TestMedianRun(t *testing.T) {
+	r := func(ok int) result { return result{OK: ok, Elapsed: time.Second} }
+	for _, tc := range []struct {
+		name     string
+		runs     []result
+		wantOK   int
+		wantRuns []float64
+	}{
+		{"none", nil, 0, nil},
+		{"one", []result{r(5)}, 5, []float64{5}},
+		{"odd count takes the middle", []result{r(30), r(10), r(20)}, 20, []float64{30, 10, 20}},
+		{"even count takes the lower middle", []result{r(40), r(10), r(30), r(20)}, 20, []float64{40, 10, 30, 20}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, all := medianRun(tc.runs)
+			if got.OK != tc.wantOK || !slices.Equal(all, tc.wantRuns) {
+				t.Fatalf("medianRun = OK %d, runs %v; want %d, %v", got.OK, all, tc.wantOK, tc.wantRuns)
+			}
+		})
 	}
 }
