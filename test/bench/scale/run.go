@@ -379,6 +379,11 @@ var benchWorkflow = v1.WorkflowSpec{Nodes: []v1.TaskNode{
 	{ID: "load", Image: "ghcr.io/example/etl:1.4", Command: []string{"load"}, DependsOn: []string{"transform"}, Resources: v1.Resources{CPU: "500m", Memory: "512Mi"}},
 }}
 
+// benchWorkflowJSON is benchWorkflow's canonical JSON, rendered once as the
+// HTTP front end's workflow cache keeps it and splices it into each
+// submission's (federation/api_executions.go newSubmitCmd).
+var benchWorkflowJSON = benchWorkflow.AppendCanonical(nil)
+
 // submitAll submits n executions from submitWorkers goroutines, each
 // proposing batches of submitBatch commands, as an HTTP front end under
 // load would with group commit. Each batch passes the server's admission
@@ -402,7 +407,9 @@ func submitAll(ctx context.Context, srv *federation.Server, node *raftstore.Node
 				to := min(from+submitBatch, n)
 				cmds := make([]raftstore.Command, 0, to-from)
 				for i := from; i < to; i++ {
-					cmds = append(cmds, raftstore.Command{Type: raftstore.CmdSubmit, Submit: raftstore.NewSubmitCmd(benchSpec(i))})
+					spec := benchSpec(i)
+					sub := raftstore.NewSubmitCmdCanonical(spec, spec.CanonicalWith(benchWorkflowJSON))
+					cmds = append(cmds, raftstore.Command{Type: raftstore.CmdSubmit, Submit: sub})
 				}
 				var release func()
 				for {

@@ -30,3 +30,16 @@ func TestRunOneSmall(t *testing.T) {
 		t.Fatalf("%d archived after every execution finished, want %d", res.Archived, n)
 	}
 }
+
+// TestSubmissionsRenderAsTheHandlerDoes: the harness splices the cached
+// workflow JSON into each submission as the HTTP front end does, and the
+// result must be the spec's own canonical JSON, which the hash and the
+// log entry are made of.
+func TestSubmissionsRenderAsTheHandlerDoes(t *testing.T) {
+	for _, i := range []int{0, 1, 2, 63, 64, 999_999} {
+		spec := benchSpec(i)
+		if got, want := string(spec.CanonicalWith(benchWorkflowJSON)), string(spec.Canonical()); got != want {
+			t.Fatalf("submission %d renders\n%s\nwant\n%s", i, got, want)
+		}
+	}
+}
