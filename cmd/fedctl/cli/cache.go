@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+	"github.com/federation-dev/federation/federation/client"
 )
 
 func newCacheCommand(g *globals) *cobra.Command {
@@ -38,26 +40,22 @@ func newCacheListCommand(g *globals) *cobra.Command {
   fedctl cache list -o json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			list, err := c.ListCache(ctx, project)
-			if err != nil {
-				return err
-			}
-			return g.print(list, func(w io.Writer) error {
-				row(w, "PROJECT", "KEY", "PRODUCER", "SIZE", "HITS", "LAST-USED", "EXPIRES")
-				for _, e := range list.Items {
-					expires := "never"
-					if !e.ExpiresAt.IsZero() {
-						expires = e.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z")
-					}
-					row(w, e.Project, shortKey(e.Key), producer(e.Producer), e.Size, e.Hits, g.age(e.LastUsedAt), expires)
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				list, err := c.ListCache(ctx, project)
+				if err != nil {
+					return err
 				}
-				return nil
+				return g.print(list, func(w io.Writer) error {
+					row(w, "PROJECT", "KEY", "PRODUCER", "SIZE", "HITS", "LAST-USED", "EXPIRES")
+					for _, e := range list.Items {
+						expires := "never"
+						if !e.ExpiresAt.IsZero() {
+							expires = e.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z")
+						}
+						row(w, e.Project, shortKey(e.Key), producer(e.Producer), e.Size, e.Hits, g.age(e.LastUsedAt), expires)
+					}
+					return nil
+				})
 			})
 		},
 	}
@@ -76,35 +74,31 @@ func newCacheGetCommand(g *globals) *cobra.Command {
 			if project == "" {
 				return usagef("--project is required: cache entries are scoped by project")
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			st, err := c.GetCache(ctx, project, args[0])
-			if err != nil {
-				return err
-			}
-			return g.print(st, func(w io.Writer) error {
-				fmt.Fprintf(w, "Key:\t%s\n", args[0])
-				fmt.Fprintf(w, "Project:\t%s\n", project)
-				if e := st.Entry; e != nil {
-					fmt.Fprintf(w, "Producer:\t%s\n", producer(e.Producer))
-					fmt.Fprintf(w, "Created:\t%s ago\n", g.age(e.CreatedAt))
-					fmt.Fprintf(w, "Last used:\t%s ago\n", g.age(e.LastUsedAt))
-					fmt.Fprintf(w, "Hits:\t%d\n", e.Hits)
-					fmt.Fprintf(w, "Size:\t%d bytes\n", e.Size)
-					for _, k := range slices.Sorted(maps.Keys(e.Outputs)) {
-						fmt.Fprintf(w, "Output %s:\t%s\n", k, e.Outputs[k])
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				st, err := c.GetCache(ctx, project, args[0])
+				if err != nil {
+					return err
+				}
+				return g.print(st, func(w io.Writer) error {
+					fmt.Fprintf(w, "Key:\t%s\n", args[0])
+					fmt.Fprintf(w, "Project:\t%s\n", project)
+					if e := st.Entry; e != nil {
+						fmt.Fprintf(w, "Producer:\t%s\n", producer(e.Producer))
+						fmt.Fprintf(w, "Created:\t%s ago\n", g.age(e.CreatedAt))
+						fmt.Fprintf(w, "Last used:\t%s ago\n", g.age(e.LastUsedAt))
+						fmt.Fprintf(w, "Hits:\t%d\n", e.Hits)
+						fmt.Fprintf(w, "Size:\t%d bytes\n", e.Size)
+						for _, k := range slices.Sorted(maps.Keys(e.Outputs)) {
+							fmt.Fprintf(w, "Output %s:\t%s\n", k, e.Outputs[k])
+						}
+					} else {
+						fmt.Fprintf(w, "Entry:\tnone stored\n")
 					}
-				} else {
-					fmt.Fprintf(w, "Entry:\tnone stored\n")
-				}
-				if cl := st.Claim; cl != nil {
-					fmt.Fprintf(w, "Claimed by:\t%s until %s\n", producer(cl.Owner), cl.Deadline.UTC().Format("2006-01-02T15:04:05Z"))
-				}
-				return nil
+					if cl := st.Claim; cl != nil {
+						fmt.Fprintf(w, "Claimed by:\t%s until %s\n", producer(cl.Owner), cl.Deadline.UTC().Format("2006-01-02T15:04:05Z"))
+					}
+					return nil
+				})
 			})
 		},
 	}
@@ -126,20 +120,16 @@ whole task, bump its cache version instead.`,
 			if project == "" {
 				return usagef("--project is required: cache entries are scoped by project")
 			}
-			c, err := g.client()
-			if err != nil {
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				if err := c.EvictCache(ctx, project, args[0]); err != nil {
+					return err
+				}
+				if g.output != outputTable {
+					return nil
+				}
+				_, err := fmt.Fprintf(g.env.Stdout, "cache key %s of project %s evicted\n", args[0], project)
 				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			if err := c.EvictCache(ctx, project, args[0]); err != nil {
-				return err
-			}
-			if g.output != outputTable {
-				return nil
-			}
-			_, err = fmt.Fprintf(g.env.Stdout, "cache key %s of project %s evicted\n", args[0], project)
-			return err
+			})
 		},
 	}
 	cmd.Flags().StringVar(&project, "project", "", "the key's project (required)")

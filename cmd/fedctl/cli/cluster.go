@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+	"github.com/federation-dev/federation/federation/client"
 )
 
 func newClusterCommand(g *globals) *cobra.Command {
@@ -143,23 +144,19 @@ the same name is refused (use "fedctl cluster update").`,
 				}
 				spec.Tiers, spec.AllowedProjects = tiers, f.projects
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			cl, created, err := c.RegisterCluster(ctx, spec)
-			if err != nil {
-				return err
-			}
-			return g.print(cl, func(w io.Writer) error {
-				if created {
-					fmt.Fprintf(w, "cluster/%s registered, state %s\n", cl.Name, cl.State)
-				} else {
-					fmt.Fprintf(w, "cluster/%s unchanged (already registered with this spec), state %s\n", cl.Name, cl.State)
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				cl, created, err := c.RegisterCluster(ctx, spec)
+				if err != nil {
+					return err
 				}
-				return nil
+				return g.print(cl, func(w io.Writer) error {
+					if created {
+						fmt.Fprintf(w, "cluster/%s registered, state %s\n", cl.Name, cl.State)
+					} else {
+						fmt.Fprintf(w, "cluster/%s unchanged (already registered with this spec), state %s\n", cl.Name, cl.State)
+					}
+					return nil
+				})
 			})
 		},
 	}
@@ -177,19 +174,15 @@ func newClusterListCommand(g *globals) *cobra.Command {
   fedctl cluster list -o json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			list, err := c.ListClusters(ctx)
-			if err != nil {
-				return err
-			}
-			return g.print(list, func(w io.Writer) error {
-				g.clusterTable(w, list.Items...)
-				return nil
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				list, err := c.ListClusters(ctx)
+				if err != nil {
+					return err
+				}
+				return g.print(list, func(w io.Writer) error {
+					g.clusterTable(w, list.Items...)
+					return nil
+				})
 			})
 		},
 	}
@@ -202,19 +195,15 @@ func newClusterGetCommand(g *globals) *cobra.Command {
 		Example: `  fedctl cluster get east -o yaml`,
 		Args:    exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			cl, err := c.GetCluster(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return g.print(cl, func(w io.Writer) error {
-				g.clusterTable(w, cl)
-				return nil
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				cl, err := c.GetCluster(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return g.print(cl, func(w io.Writer) error {
+					g.clusterTable(w, cl)
+					return nil
+				})
 			})
 		},
 	}
@@ -287,38 +276,34 @@ changes one label and --label k- removes one; the other labels stay. --tier and
 			if err := applyLabels(map[string]string{}, f.labels, true); err != nil {
 				return err
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			if len(f.labels) > 0 {
-				// The patch carries the whole label set, so merge the
-				// changes into the current one.
-				cur, err := c.GetCluster(ctx, name)
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				if len(f.labels) > 0 {
+					// The patch carries the whole label set, so merge the
+					// changes into the current one.
+					cur, err := c.GetCluster(ctx, name)
+					if err != nil {
+						return err
+					}
+					labels := make(map[string]string, len(cur.Labels))
+					for k, v := range cur.Labels {
+						labels[k] = v
+					}
+					if err := applyLabels(labels, f.labels, true); err != nil {
+						return err
+					}
+					if len(labels) == 0 {
+						return fmt.Errorf("update cluster %s: removing every label is not supported by the API", name)
+					}
+					patch.Labels = labels
+				}
+				cl, err := c.UpdateCluster(ctx, name, patch)
 				if err != nil {
 					return err
 				}
-				labels := make(map[string]string, len(cur.Labels))
-				for k, v := range cur.Labels {
-					labels[k] = v
-				}
-				if err := applyLabels(labels, f.labels, true); err != nil {
-					return err
-				}
-				if len(labels) == 0 {
-					return fmt.Errorf("update cluster %s: removing every label is not supported by the API", name)
-				}
-				patch.Labels = labels
-			}
-			cl, err := c.UpdateCluster(ctx, name, patch)
-			if err != nil {
-				return err
-			}
-			return g.print(cl, func(w io.Writer) error {
-				fmt.Fprintf(w, "cluster/%s updated\n", cl.Name)
-				return nil
+				return g.print(cl, func(w io.Writer) error {
+					fmt.Fprintf(w, "cluster/%s updated\n", cl.Name)
+					return nil
+				})
 			})
 		},
 	}
@@ -336,23 +321,19 @@ func newClusterActionCommand(g *globals, verb, short, long, example string) *cob
 		Example: example,
 		Args:    exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			call := c.Cordon
-			if verb == "uncordon" {
-				call = c.Uncordon
-			}
-			cl, err := call(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return g.print(cl, func(w io.Writer) error {
-				fmt.Fprintf(w, "cluster/%s %sed, state %s\n", cl.Name, verb, cl.State)
-				return nil
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				call := c.Cordon
+				if verb == "uncordon" {
+					call = c.Uncordon
+				}
+				cl, err := call(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return g.print(cl, func(w io.Writer) error {
+					fmt.Fprintf(w, "cluster/%s %sed, state %s\n", cl.Name, verb, cl.State)
+					return nil
+				})
 			})
 		},
 	}
@@ -380,38 +361,36 @@ clusters with their next attempt. Nothing is lost. Uncordon ends a drain.`,
 			if deadline < 0 {
 				return usagef("--deadline %s: must not be negative", deadline)
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			cl, err := c.Drain(ctx, args[0], deadline)
-			if err != nil {
-				return err
-			}
-			if wait {
-				var progress io.Writer
-				if g.output == outputTable {
-					progress = g.env.Stdout
-				}
-				d := &drainWaiter{c: c, request: func() (context.Context, context.CancelFunc) { return g.requestContext(cmd) },
-					every: every, now: g.env.Now}
-				if cl, err = d.wait(cmd.Context(), args[0], progress); err != nil {
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				cl, err := c.Drain(ctx, args[0], deadline)
+				if err != nil {
 					return err
 				}
+				if wait {
+					var progress io.Writer
+					if g.output == outputTable {
+						progress = g.env.Stdout
+					}
+					// --timeout bounds each poll, not the wait, which runs
+					// until the command's context ends.
+					d := &drainWaiter{c: c, request: func() (context.Context, context.CancelFunc) { return g.requestContext(cmd) },
+						every: every, now: g.env.Now}
+					if cl, err = d.wait(cmd.Context(), args[0], progress); err != nil {
+						return err
+					}
+					return g.print(cl, func(w io.Writer) error {
+						fmt.Fprintf(w, "cluster/%s drained\n", cl.Name)
+						return nil
+					})
+				}
 				return g.print(cl, func(w io.Writer) error {
-					fmt.Fprintf(w, "cluster/%s drained\n", cl.Name)
+					when := "deadline in " + deadline.String()
+					if cl.DrainDeadline != nil {
+						when = "deadline " + cl.DrainDeadline.UTC().Format(time.RFC3339)
+					}
+					fmt.Fprintf(w, "cluster/%s draining, %s, %d running\n", cl.Name, when, cl.Running)
 					return nil
 				})
-			}
-			return g.print(cl, func(w io.Writer) error {
-				when := "deadline in " + deadline.String()
-				if cl.DrainDeadline != nil {
-					when = "deadline " + cl.DrainDeadline.UTC().Format(time.RFC3339)
-				}
-				fmt.Fprintf(w, "cluster/%s draining, %s, %d running\n", cl.Name, when, cl.Running)
-				return nil
 			})
 		},
 	}
@@ -432,20 +411,16 @@ executions: drain it first.`,
   fedctl cluster remove east`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				if err := c.RemoveCluster(ctx, args[0]); err != nil {
+					return err
+				}
+				if g.output != outputTable {
+					return nil
+				}
+				_, err := fmt.Fprintf(g.env.Stdout, "cluster/%s removed\n", args[0])
 				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			if err := c.RemoveCluster(ctx, args[0]); err != nil {
-				return err
-			}
-			if g.output != outputTable {
-				return nil
-			}
-			_, err = fmt.Fprintf(g.env.Stdout, "cluster/%s removed\n", args[0])
-			return err
+			})
 		},
 	}
 }

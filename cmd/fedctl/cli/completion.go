@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
 	"github.com/federation-dev/federation/federation/client"
 )
 
@@ -79,14 +81,11 @@ func (g *globals) completeClusters(cmd *cobra.Command, args []string, _ string) 
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	c, err := g.client()
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveError
-	}
-	ctx, cancel := g.requestContext(cmd)
-	defer cancel()
-	list, err := c.ListClusters(ctx)
-	if err != nil {
+	var list v1.ClusterList
+	if err := g.call(cmd, func(ctx context.Context, c *client.Client) (err error) {
+		list, err = c.ListClusters(ctx)
+		return err
+	}); err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
 	names := make([]string, 0, len(list.Items))
@@ -103,15 +102,11 @@ func (g *globals) completeExecutions(cmd *cobra.Command, args []string, toComple
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	c, err := g.client()
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveError
-	}
-	ctx, cancel := g.requestContext(cmd)
-	defer cancel()
-	opts := listOptionsForPrefix(toComplete)
-	list, err := c.ListExecutions(ctx, opts)
-	if err != nil {
+	var list v1.ExecutionList
+	if err := g.call(cmd, func(ctx context.Context, c *client.Client) (err error) {
+		list, err = c.ListExecutions(ctx, listOptionsForPrefix(toComplete))
+		return err
+	}); err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
 	var keys []string

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -76,30 +77,26 @@ the execution now, and why.`,
 			if err := g.readObject(file, &spec); err != nil {
 				return err
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			if dryRun {
-				ex, err := c.DryRun(ctx, spec)
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				if dryRun {
+					ex, err := c.DryRun(ctx, spec)
+					if err != nil {
+						return err
+					}
+					return g.print(ex, func(w io.Writer) error { return explanationTable(w, ex) })
+				}
+				ex, created, err := c.SubmitExecution(ctx, spec)
 				if err != nil {
 					return err
 				}
-				return g.print(ex, func(w io.Writer) error { return explanationTable(w, ex) })
-			}
-			ex, created, err := c.SubmitExecution(ctx, spec)
-			if err != nil {
-				return err
-			}
-			return g.print(ex, func(w io.Writer) error {
-				what := "submitted"
-				if !created {
-					what = "unchanged (already submitted with this spec)"
-				}
-				fmt.Fprintf(w, "execution/%s %s, phase %s\n", ex.Key(), what, ex.Phase)
-				return nil
+				return g.print(ex, func(w io.Writer) error {
+					what := "submitted"
+					if !created {
+						what = "unchanged (already submitted with this spec)"
+					}
+					fmt.Fprintf(w, "execution/%s %s, phase %s\n", ex.Key(), what, ex.Phase)
+					return nil
+				})
 			})
 		},
 	}
@@ -118,19 +115,15 @@ func newExecGetCommand(g *globals) *cobra.Command {
 		Args: keyArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			key, _ := executionKeyArgs(cmd, args)
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			ex, err := c.GetExecution(ctx, key, stale)
-			if err != nil {
-				return err
-			}
-			return g.print(ex, func(w io.Writer) error {
-				g.describeExecution(w, ex)
-				return nil
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				ex, err := c.GetExecution(ctx, key, stale)
+				if err != nil {
+					return err
+				}
+				return g.print(ex, func(w io.Writer) error {
+					g.describeExecution(w, ex)
+					return nil
+				})
 			})
 		},
 	}
@@ -210,39 +203,35 @@ every page.`,
 			if opts.Limit < 0 {
 				return usagef("--limit %d: must not be negative", opts.Limit)
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			var list v1.ExecutionList
-			if all {
-				items, err := c.ListAllExecutions(ctx, opts)
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				var list v1.ExecutionList
+				var err error
+				if all {
+					list.Items, err = c.ListAllExecutions(ctx, opts)
+				} else {
+					list, err = c.ListExecutions(ctx, opts)
+				}
 				if err != nil {
 					return err
 				}
-				list.Items = items
-			} else if list, err = c.ListExecutions(ctx, opts); err != nil {
-				return err
-			}
-			if list.Items == nil {
-				list.Items = []v1.Execution{}
-			}
-			if err := g.print(list, func(w io.Writer) error {
-				row(w, "PROJECT", "DOMAIN", "NAME", "TIER", "PHASE", "CLUSTER", "ATTEMPT", "AGE")
-				for _, ex := range list.Items {
-					row(w, ex.Project, ex.Domain, ex.Name, orDash(string(ex.Tier)), ex.Phase, orDash(ex.Cluster), ex.Attempt, g.age(ex.CreatedAt))
+				if list.Items == nil {
+					list.Items = []v1.Execution{}
+				}
+				if err := g.print(list, func(w io.Writer) error {
+					row(w, "PROJECT", "DOMAIN", "NAME", "TIER", "PHASE", "CLUSTER", "ATTEMPT", "AGE")
+					for _, ex := range list.Items {
+						row(w, ex.Project, ex.Domain, ex.Name, orDash(string(ex.Tier)), ex.Phase, orDash(ex.Cluster), ex.Attempt, g.age(ex.CreatedAt))
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+				if list.Continue != "" && g.output == outputTable {
+					// stderr, so that the table on stdout stays parseable.
+					fmt.Fprintf(g.env.Stderr, "More executions: add --continue %s, or --all.\n", list.Continue)
 				}
 				return nil
-			}); err != nil {
-				return err
-			}
-			if list.Continue != "" && g.output == outputTable {
-				// stderr, so that the table on stdout stays parseable.
-				fmt.Fprintf(g.env.Stderr, "More executions: add --continue %s, or --all.\n", list.Continue)
-			}
-			return nil
+			})
 		},
 	}
 	fl := cmd.Flags()
@@ -276,19 +265,15 @@ then to Aborted; a queued execution is aborted at once.`,
 		Args:    keyArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			key, _ := executionKeyArgs(cmd, args)
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			ex, err := c.CancelExecution(ctx, key)
-			if err != nil {
-				return err
-			}
-			return g.print(ex, func(w io.Writer) error {
-				fmt.Fprintf(w, "execution/%s cancelled, phase %s\n", ex.Key(), ex.Phase)
-				return nil
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				ex, err := c.CancelExecution(ctx, key)
+				if err != nil {
+					return err
+				}
+				return g.print(ex, func(w io.Writer) error {
+					fmt.Fprintf(w, "execution/%s cancelled, phase %s\n", ex.Key(), ex.Phase)
+					return nil
+				})
 			})
 		},
 	}
@@ -305,17 +290,13 @@ rejected it and why, or its scores.`,
 		Args: keyArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			key, _ := executionKeyArgs(cmd, args)
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			ex, err := c.ExplainExecution(ctx, key)
-			if err != nil {
-				return err
-			}
-			return g.print(ex, func(w io.Writer) error { return explanationTable(w, ex) })
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				ex, err := c.ExplainExecution(ctx, key)
+				if err != nil {
+					return err
+				}
+				return g.print(ex, func(w io.Writer) error { return explanationTable(w, ex) })
+			})
 		},
 	}
 }

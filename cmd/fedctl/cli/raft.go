@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+	"github.com/federation-dev/federation/federation/client"
 )
 
 func newRaftCommand(g *globals) *cobra.Command {
@@ -30,19 +32,15 @@ func newRaftStatusCommand(g *globals) *cobra.Command {
   fedctl --server http://10.0.0.12:8080 raft status -o json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			st, err := c.RaftStatus(ctx)
-			if err != nil {
-				return err
-			}
-			return g.print(st, func(w io.Writer) error {
-				raftStatusTable(w, st)
-				return nil
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				st, err := c.RaftStatus(ctx)
+				if err != nil {
+					return err
+				}
+				return g.print(st, func(w io.Writer) error {
+					raftStatusTable(w, st)
+					return nil
+				})
 			})
 		},
 	}
@@ -83,21 +81,17 @@ replicas use to forward requests to it when it leads.`,
 		Example: `  fedctl raft join fed-3 10.0.0.13:7000 --http-addr 10.0.0.13:8080`,
 		Args:    exactArgs("ID", "RAFTADDR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				req := v1.JoinRequest{ID: args[0], Address: args[1], HTTPAddress: httpAddr}
+				if err := c.RaftJoin(ctx, req); err != nil {
+					return err
+				}
+				if g.output != outputTable {
+					return g.print(req, nil)
+				}
+				_, err := fmt.Fprintf(g.env.Stdout, "raft member %s joined at %s\n", req.ID, req.Address)
 				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			req := v1.JoinRequest{ID: args[0], Address: args[1], HTTPAddress: httpAddr}
-			if err := c.RaftJoin(ctx, req); err != nil {
-				return err
-			}
-			if g.output != outputTable {
-				return g.print(req, nil)
-			}
-			_, err = fmt.Fprintf(g.env.Stdout, "raft member %s joined at %s\n", req.ID, req.Address)
-			return err
+			})
 		},
 	}
 	cmd.Flags().StringVar(&httpAddr, "http-addr", "", "the replica's API address (host:port)")
@@ -113,20 +107,16 @@ gone. Removing members lowers the quorum size; keep an odd number of voters.`,
 		Example: `  fedctl raft remove fed-3`,
 		Args:    exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				if err := c.RaftRemove(ctx, args[0]); err != nil {
+					return err
+				}
+				if g.output != outputTable {
+					return nil
+				}
+				_, err := fmt.Fprintf(g.env.Stdout, "raft member %s removed\n", args[0])
 				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			if err := c.RaftRemove(ctx, args[0]); err != nil {
-				return err
-			}
-			if g.output != outputTable {
-				return nil
-			}
-			_, err = fmt.Fprintf(g.env.Stdout, "raft member %s removed\n", args[0])
-			return err
+			})
 		},
 	}
 }

@@ -217,6 +217,18 @@ func (g *globals) requestContext(cmd *cobra.Command) (context.Context, context.C
 	return context.WithTimeout(ctx, g.timeout)
 }
 
+// call runs fn with a client of the configured server and a context
+// bounded by --timeout.
+func (g *globals) call(cmd *cobra.Command, fn func(ctx context.Context, c *client.Client) error) error {
+	c, err := g.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := g.requestContext(cmd)
+	defer cancel()
+	return fn(ctx, c)
+}
+
 // exactArgs is cobra.ExactArgs reporting a usage error, naming the arguments.
 func exactArgs(names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+	"github.com/federation-dev/federation/federation/client"
 )
 
 // clusterLoad is one row of "cluster top".
@@ -36,42 +38,38 @@ it runs, and its load per unit of weight (placement keeps these even).`,
   fedctl cluster top -o json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			list, err := c.ListClusters(ctx)
-			if err != nil {
-				return err
-			}
-			rows := make([]clusterLoad, 0, len(list.Items))
-			for _, cl := range list.Items {
-				r := clusterLoad{Name: cl.Name, State: cl.State, Healthy: cl.Healthy, Weight: cl.Weight, Running: cl.Running}
-				if cl.Weight > 0 {
-					r.LoadPerWeight = float64(cl.Running) / float64(cl.Weight)
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				list, err := c.ListClusters(ctx)
+				if err != nil {
+					return err
 				}
-				if cl.Capacity != nil {
-					used := cl.Capacity.Allocatable.Sub(cl.Capacity.Free)
-					alloc := cl.Capacity.Allocatable
-					r.Used, r.Allocatable = &used, &alloc
-				}
-				rows = append(rows, r)
-			}
-			return g.print(rows, func(w io.Writer) error {
-				row(w, "NAME", "STATE", "HEALTHY", "WEIGHT", "RUNNING", "LOAD/WEIGHT", "CPU", "MEMORY", "GPU", "PODS")
-				for _, r := range rows {
-					cpu, mem, gpu, pods := "-", "-", "-", "-"
-					if r.Allocatable != nil {
-						cpu = share(float64(r.Used.MilliCPU)/1000, float64(r.Allocatable.MilliCPU)/1000, "%.1f")
-						mem = share(float64(r.Used.MemoryBytes)/(1<<30), float64(r.Allocatable.MemoryBytes)/(1<<30), "%.1fGi")
-						gpu = share(float64(r.Used.GPU), float64(r.Allocatable.GPU), "%.0f")
-						pods = share(float64(r.Used.Pods), float64(r.Allocatable.Pods), "%.0f")
+				rows := make([]clusterLoad, 0, len(list.Items))
+				for _, cl := range list.Items {
+					r := clusterLoad{Name: cl.Name, State: cl.State, Healthy: cl.Healthy, Weight: cl.Weight, Running: cl.Running}
+					if cl.Weight > 0 {
+						r.LoadPerWeight = float64(cl.Running) / float64(cl.Weight)
 					}
-					row(w, r.Name, r.State, r.Healthy, r.Weight, r.Running, fmt.Sprintf("%.2f", r.LoadPerWeight), cpu, mem, gpu, pods)
+					if cl.Capacity != nil {
+						used := cl.Capacity.Allocatable.Sub(cl.Capacity.Free)
+						alloc := cl.Capacity.Allocatable
+						r.Used, r.Allocatable = &used, &alloc
+					}
+					rows = append(rows, r)
 				}
-				return nil
+				return g.print(rows, func(w io.Writer) error {
+					row(w, "NAME", "STATE", "HEALTHY", "WEIGHT", "RUNNING", "LOAD/WEIGHT", "CPU", "MEMORY", "GPU", "PODS")
+					for _, r := range rows {
+						cpu, mem, gpu, pods := "-", "-", "-", "-"
+						if r.Allocatable != nil {
+							cpu = share(float64(r.Used.MilliCPU)/1000, float64(r.Allocatable.MilliCPU)/1000, "%.1f")
+							mem = share(float64(r.Used.MemoryBytes)/(1<<30), float64(r.Allocatable.MemoryBytes)/(1<<30), "%.1fGi")
+							gpu = share(float64(r.Used.GPU), float64(r.Allocatable.GPU), "%.0f")
+							pods = share(float64(r.Used.Pods), float64(r.Allocatable.Pods), "%.0f")
+						}
+						row(w, r.Name, r.State, r.Healthy, r.Weight, r.Running, fmt.Sprintf("%.2f", r.LoadPerWeight), cpu, mem, gpu, pods)
+					}
+					return nil
+				})
 			})
 		},
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -52,17 +53,13 @@ a cluster without prices costs 0. Only a node's last run is charged.`,
 				}
 				opts.From = end.Add(-since)
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.requestContext(cmd)
-			defer cancel()
-			rep, err := c.Usage(ctx, opts)
-			if err != nil {
-				return err
-			}
-			return g.print(rep, func(w io.Writer) error { return usageTables(w, rep) })
+			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
+				rep, err := c.Usage(ctx, opts)
+				if err != nil {
+					return err
+				}
+				return g.print(rep, func(w io.Writer) error { return usageTables(w, rep) })
+			})
 		},
 	}
 	f := cmd.Flags()
