@@ -49,6 +49,10 @@ type Config struct {
 	BreakerStartTimeout time.Duration
 	// LongPollMax caps how long an assignment long-poll waits.
 	LongPollMax time.Duration
+	// IdleTimeout closes a keep-alive connection that sends no next
+	// request for this long: without it every client that goes quiet keeps
+	// a file descriptor and a goroutine on the replica for good.
+	IdleTimeout time.Duration
 	// SchedulerInterval is how often the scheduler runs without a change,
 	// for time-based eligibility (settle times).
 	SchedulerInterval time.Duration
@@ -100,6 +104,7 @@ func DefaultConfig() Config {
 		SettleTime:        30 * time.Second,
 		RequeueRate:       50,
 		LongPollMax:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		SchedulerInterval: time.Second,
 		MaxPlacementLag:   DefaultMaxPlacementLag,
 		AdmissionWait:     time.Second,
@@ -134,7 +139,7 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"heartbeat timeout", c.HeartbeatTimeout}, {"failover grace", c.FailoverGrace}, {"long-poll max", c.LongPollMax}, {"scheduler interval", c.SchedulerInterval}} {
+	}{{"heartbeat timeout", c.HeartbeatTimeout}, {"failover grace", c.FailoverGrace}, {"long-poll max", c.LongPollMax}, {"idle timeout", c.IdleTimeout}, {"scheduler interval", c.SchedulerInterval}} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s %s must be positive", d.name, d.v))
 		}

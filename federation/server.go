@@ -113,7 +113,13 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	// ErrorLog: TLS handshake failures (scanners, clients without the CA)
 	// go to the structured log, not to stderr.
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	// No ReadTimeout or WriteTimeout: long polls and watches outlive any
+	// fixed bound; a slow client is held to ReadHeaderTimeout and an idle
+	// one to IdleTimeout.
+	srv := &http.Server{
+		Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: s.cfg.IdleTimeout,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 	s.mu.Lock()
 	s.httpSrv = srv
 	s.mu.Unlock()

@@ -81,6 +81,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.svc.AdmissionWait, "admission-wait", c.svc.AdmissionWait, "how long a submission over --max-placement-lag waits for the scheduler before it gets 429")
 	fs.DurationVar(&c.raftTimeout, "raft-timeout", raftstore.DefaultHeartbeatTimeout, "Raft heartbeat and election timeout: how soon a lost leader is replaced")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go runtime profiles under /debug/pprof/ on the HTTP address (off by default)")
+	fs.DurationVar(&c.svc.IdleTimeout, "idle-timeout", c.svc.IdleTimeout, "how long a keep-alive HTTP connection may wait for its next request before it is closed")
 	fs.Int64Var(&c.svc.MaxBodyBytes, "max-body-bytes", c.svc.MaxBodyBytes, "largest request body accepted")
 	fs.DurationVar(&c.svc.Cache.TTL, "cache-ttl", c.svc.Cache.TTL, "how long a task cache entry lives after it was stored (0: until evicted)")
 	fs.IntVar(&c.svc.Cache.MaxEntriesPerProject, "cache-max-entries-per-project", c.svc.Cache.MaxEntriesPerProject, "task cache entries per project; over it the least recently used go (0: no cap)")
