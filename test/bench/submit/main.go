@@ -200,33 +200,38 @@ func run(ctx context.Context, cfg *config, stdout, progress io.Writer) error {
 // etcd alternating so that a slow spell of the shared machine falls on
 // both, and keeps each system's median run.
 func measurePoint(ctx context.Context, cfg *config, root string, n int, progress io.Writer) (point, error) {
-	p := point{Clients: n}
-	var fed, etcd []result
+	systems := []struct {
+		name, system, cluster string
+		m                     measurer
+		runs                  []result
+	}{
+		{name: "federation", system: "fed", cluster: "3 replicas", m: measureFederation},
+		{name: "etcd", system: "etcd", cluster: "3 members", m: measureEtcd},
+	}
+	if cfg.fedOnly {
+		systems = systems[:1]
+	}
 	for run := 1; run <= cfg.runs; run++ {
 		of := ""
 		if cfg.runs > 1 {
 			of = fmt.Sprintf(" (run %d of %d)", run, cfg.runs)
 		}
-		fmt.Fprintf(progress, "federation, %d clients%s: starting 3 replicas, %s warm-up, %s measured\n", n, of, cfg.warmup, cfg.duration)
-		r, err := measure(ctx, cfg, root, "fed", n, run, measureFederation)
-		if err != nil {
-			return p, fmt.Errorf("federation, %d clients: %w", n, err)
+		for i := range systems {
+			s := &systems[i]
+			fmt.Fprintf(progress, "%s, %d clients%s: starting %s, %s warm-up, %s measured\n", s.name, n, of, s.cluster, cfg.warmup, cfg.duration)
+			r, err := measure(ctx, cfg, root, s.system, n, run, s.m)
+			if err != nil {
+				return point{}, fmt.Errorf("%s, %d clients: %w", s.name, n, err)
+			}
+			fmt.Fprintf(progress, "  %s ops/s, p50 %s, p99 %s\n", ops(r), ms(r.P50), ms(r.P99))
+			s.runs = append(s.runs, r)
 		}
-		fmt.Fprintf(progress, "  %s ops/s, p50 %s, p99 %s\n", ops(r), ms(r.P50), ms(r.P99))
-		fed = append(fed, r)
-		if cfg.fedOnly {
-			continue
-		}
-		fmt.Fprintf(progress, "etcd, %d clients%s: starting 3 members, %s warm-up, %s measured\n", n, of, cfg.warmup, cfg.duration)
-		r, err = measure(ctx, cfg, root, "etcd", n, run, measureEtcd)
-		if err != nil {
-			return p, fmt.Errorf("etcd, %d clients: %w", n, err)
-		}
-		fmt.Fprintf(progress, "  %s ops/s, p50 %s, p99 %s\n", ops(r), ms(r.P50), ms(r.P99))
-		etcd = append(etcd, r)
 	}
-	p.Fed, p.FedRuns = medianRun(fed)
-	p.Etcd, p.EtcdRuns = medianRun(etcd)
+	p := point{Clients: n}
+	p.Fed, p.FedRuns = medianRun(systems[0].runs)
+	if !cfg.fedOnly {
+		p.Etcd, p.EtcdRuns = medianRun(systems[1].runs)
+	}
 	return p, nil
 }
 

@@ -141,7 +141,7 @@ func ratio(p point) string {
 func notes(m machine, points []point) []string {
 	method := fmt.Sprintf("Each point ran once: %s measured after %s of warm-up, a fresh 3-node cluster per system and point, one system at a time. One run per point means no error bars: on a shared %d-core machine, rerun before trusting small differences.", m.Duration, m.Warmup, m.NumCPU)
 	if m.Runs > 1 {
-		method = fmt.Sprintf("Each point ran %d times, federation and etcd alternating, each run %s measured after %s of warm-up in a fresh 3-node cluster, one system at a time. The table shows each system's median run by ops/s (p50 and p99 are that run's); the ratio is median over median. Every run is listed below: on a shared %d-core machine the same build varies by about a fifth from run to run.", m.Runs, m.Duration, m.Warmup, m.NumCPU)
+		method = fmt.Sprintf("Each point ran %d times, federation and etcd alternating, each run %s measured after %s of warm-up in a fresh 3-node cluster, one system at a time. The table shows each system's median run by ops/s (p50 and p99 are that run's); the ratio is median over median. Every run is listed below: on a shared %d-core machine, runs of the same build differ by more than most changes do.", m.Runs, m.Duration, m.Warmup, m.NumCPU)
 	}
 	n := []string{
 		method,
