@@ -5,9 +5,12 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/federation-dev/federation/api/federation/v1alpha1"
+	"github.com/federation-dev/federation/clusteragent/propeller"
 	"github.com/federation-dev/federation/clusteragent/propeller/kubetest"
 )
 
@@ -73,9 +76,16 @@ func TestDeleteAgainWritesNothing(t *testing.T) {
 	if got := b.Writes() - before; got != 0 {
 		t.Errorf("immediate second Delete wrote %d times, want 0", got)
 	}
+	// Both, before the same name is started again: a pod of the deleted
+	// copy still in the cache has the name the new copy's pod will have.
 	kubetest.Eventually(t, 10*time.Second, "the cache to drop the workflow and its pod", func() (bool, error) {
-		_, ok := find(t, b, a.Key(), 1)
-		return !ok, nil
+		if _, ok := find(t, b, a.Key(), 1); ok {
+			return false, nil
+		}
+		var pods corev1.PodList
+		nn := b.key(a.Key(), 1)
+		err := b.cache.List(ctx, &pods, client.InNamespace(nn.Namespace), client.MatchingFields{propeller.IndexPodWorkflow: nn.Name})
+		return err == nil && len(pods.Items) == 0, err
 	})
 	before = b.Writes()
 	if err := b.Delete(ctx, a.Key(), 1); err != nil {
